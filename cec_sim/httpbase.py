@@ -1,0 +1,128 @@
+"""A small threaded HTTP/1.1 server with the socket-level faults the tests need.
+
+The standard library's server is used on purpose: dropping a connection before the
+answer, resetting it, or cutting an answer short needs direct access to the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cec_sim.faults import HTML_PAGE, Fault
+
+
+class Reply:
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None):
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.raw = raw
+
+
+class BaseHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle's algorithm and
+    # delayed ACKs add 40 ms to every answer on a kept-alive connection.
+    disable_nagle_algorithm = True
+    server_version = "cec-sim/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # tests read the call log instead
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def read_json(self) -> Any:
+        try:
+            return json.loads(self.read_body() or b"null")
+        except ValueError:
+            return None
+
+    def send(self, reply: Reply) -> None:
+        payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        content_type = reply.headers.pop("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Type", content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def send_fault(self, fault: Fault, normal: Reply | None) -> None:
+        """Answer as ``fault`` says; ``normal`` is the answer it spoils, if any."""
+        if fault.drop == "close":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.drop == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
+        status = fault.status or (normal.status if normal else 200)
+        headers = dict(fault.headers)
+        body: Any = normal.body if normal else {"returnCode": "0", "description": "ok"}
+        raw: bytes | None = None
+        if fault.return_code is not None:
+            body = {"returnCode": fault.return_code, "description": fault.description}
+        elif fault.body == "html":
+            raw, headers["Content-Type"] = HTML_PAGE, "text/html"
+        elif fault.body == "truncated":
+            raw = json.dumps(body).encode()[:-7]
+        elif fault.body == "wrong_shape":
+            body = ["unexpected", {"shape": True}]
+        elif fault.body == "empty":
+            raw = b""
+        elif fault.status and fault.status != 200 and normal is None:
+            body = {"returnCode": str(fault.status), "description": fault.description}
+        if fault.drop == "mid":
+            payload = raw if raw is not None else json.dumps(body).encode()
+            self.close_connection = True
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload) + 100))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
+        self.send(Reply(status, body, headers, raw))
+
+
+class Server:
+    """Runs a handler class on 127.0.0.1 in a background thread."""
+
+    def __init__(self, handler: type[BaseHandler], port: int = 0, host: str = "127.0.0.1") -> None:
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name=handler.__name__, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Server:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def sleep_for(fault: Fault | None, latency: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    total = latency + (fault.delay if fault else 0.0)
+    if total > 0:
+        sleep(total)

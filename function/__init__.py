@@ -1,0 +1,1 @@
+"""The deleteCalledRoute Cloud Function; ``main.py`` exposes its entry point."""

@@ -1,0 +1,111 @@
+"""The CEC called-route API: authenticated calls and what their HTTP statuses mean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from function.budget import Deadline
+from function.credentials import CecCredentials, CredentialProvider
+from function.errors import UpstreamAuthFailed, UpstreamBadResponse, UpstreamRejected
+from function.tokens import CredentialsRejected, Token, TokenProvider
+from function.transport import Transport
+
+DELETE_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/deleteCalledRoute"
+QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"
+
+# The reference documents 401 as "service not purchased or account state wrong" and
+# 403 as "authentication failed"; which one an expired token gets is unknown, so both
+# earn one token renewal.
+AUTH_STATUSES = frozenset({401, 403})
+
+
+class CecClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        transport: Transport,
+        tokens: TokenProvider,
+        credentials: CredentialProvider,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._transport = transport
+        self._tokens = tokens
+        self._credentials = credentials
+
+    def delete_called_route(self, dnids: str, deadline: Deadline) -> Any:
+        """Call deleteCalledRoute with the wire form of dnids; return the parsed 200 body."""
+        return self._call(DELETE_PATH, "delete", {"dnids": dnids}, deadline)
+
+    def _call(self, path: str, stage: str, body: dict[str, Any], deadline: Deadline) -> Any:
+        credentials, token = self._authenticate(deadline)
+        response = self._post(path, stage, body, credentials, token, deadline)
+        if response.status_code in AUTH_STATUSES:
+            self._tokens.invalidate(token)
+            credentials, token = self._authenticate(deadline)
+            response = self._post(path, stage, body, credentials, token, deadline)
+            if response.status_code in AUTH_STATUSES:
+                raise UpstreamAuthFailed(
+                    f"{stage}CalledRoute answered HTTP {response.status_code} twice, the second time"
+                    " with a new token: check that the CEC tenant has the service and that the AK/SK"
+                    " may use this API."
+                )
+        if response.status_code != 200:
+            raise UpstreamRejected(
+                f"The CEC API answered {stage}CalledRoute with HTTP {response.status_code}"
+                f"{_status_hint(response.status_code)}."
+            )
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise UpstreamBadResponse(
+                f"The CEC API answered {stage}CalledRoute with HTTP 200 but a body that is not JSON ({kind})."
+            ) from None
+
+    def _post(
+        self,
+        path: str,
+        stage: str,
+        body: dict[str, Any],
+        credentials: CecCredentials,
+        token: Token,
+        deadline: Deadline,
+    ) -> Any:
+        return self._transport.post(
+            self._base_url + path,
+            stage=stage,
+            json_body=body,
+            headers={"Authorization": f"Bearer {token.value}", "X-APP-Key": credentials.app_key},
+            deadline=deadline,
+        )
+
+    def _authenticate(self, deadline: Deadline) -> tuple[CecCredentials, Token]:
+        credentials = self._credentials.get(deadline)
+        try:
+            return credentials, self._tokens.get(credentials, deadline)
+        except CredentialsRejected as first:
+            if not self._credentials.can_refresh:
+                raise _rejected(first, credentials) from None
+        # The secret may have been rotated since it was cached: read it once more.
+        credentials = self._credentials.refresh(deadline)
+        try:
+            return credentials, self._tokens.get(credentials, deadline)
+        except CredentialsRejected as second:
+            raise _rejected(second, credentials) from None
+
+
+def _rejected(exc: CredentialsRejected, credentials: CecCredentials) -> UpstreamAuthFailed:
+    return UpstreamAuthFailed(
+        f"tokenByAkSk rejected the AK/SK from {credentials.source} (HTTP {exc.status}):"
+        " check the app_key and app_secret that the CEC operations administrator issued."
+    )
+
+
+def _status_hint(status: int) -> str:
+    hints = {
+        400: " (bad path or parameters)",
+        404: " (path not found: check CEC_BASE_URL)",
+        500: " (business failure: the API refused the parameters)",
+    }
+    return hints.get(status, "")

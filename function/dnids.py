@@ -1,0 +1,117 @@
+"""The dnid parser: every accepted spelling of "which routes" becomes one list of strings.
+
+Kept free of pydantic and Flask so that it can be tested on its own (property tests
+in tests/test_dnids.py) and reused by the request model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# dnids are small configuration numbers; called-route record ids are 19-digit
+# snowflake-style keys. Anything this long is an id pasted into the wrong field.
+ID_LENGTH = 19
+MAX_DNID_DIGITS = 18
+_SHOWN = 24
+
+
+@dataclass(frozen=True)
+class DnidError:
+    """One bad entry: where it is (a JSON pointer) and what is wrong with it."""
+
+    pointer: str
+    detail: str
+
+
+class DnidsInvalid(ValueError):
+    def __init__(self, errors: list[DnidError]) -> None:
+        super().__init__("; ".join(f"{e.pointer}: {e.detail}" for e in errors))
+        self.errors = errors
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _check_digits(text: str, where: str) -> str | None:
+    """The error for one trimmed entry, or None when it is a valid dnid."""
+    if not text:
+        return f"{where} is empty"
+    if not (text.isascii() and text.isdigit()):
+        return f"{where} ({_shown(text)}) is not a positive decimal integer"
+    if len(text) == ID_LENGTH:
+        return (
+            f"{where} ({text}) has 19 digits: that is a called-route id, not a dnid."
+            " deleteCalledRoute takes dnids, the small configuration numbers"
+            " (1, 2, 3 ...) shown as dnid by queryCalledRoute"
+        )
+    if len(text) > MAX_DNID_DIGITS:
+        return f"{where} has {len(text)} digits; a dnid is a small positive integer"
+    if int(text) == 0:
+        return f"{where} is 0; dnids start at 1"
+    return None
+
+
+def _canonical(text: str) -> str:
+    # "007" and "7" are the same route; send the plain form upstream.
+    return str(int(text))
+
+
+def parse_dnids(value: object, max_count: int) -> list[str]:
+    """Normalise ``value`` to unique dnid strings in first-seen order.
+
+    Accepts the API's own comma-separated string ("1, 2") or a JSON list of
+    integers and digit strings. Raises DnidsInvalid listing every bad entry.
+    """
+    errors: list[DnidError] = []
+    entries: list[tuple[str, str, str]] = []  # (pointer, how to name it, trimmed text)
+
+    if isinstance(value, str):
+        if not value.strip():
+            raise DnidsInvalid([DnidError("/dnids", "is empty; give at least one dnid")])
+        for position, raw in enumerate(value.split(","), start=1):
+            entries.append(("/dnids", f"item {position} of the comma-separated string", raw.strip()))
+    elif isinstance(value, list):
+        if not value:
+            raise DnidsInvalid([DnidError("/dnids", "is an empty list; give at least one dnid")])
+        for index, item in enumerate(value):
+            pointer = f"/dnids/{index}"
+            if isinstance(item, bool) or not isinstance(item, (int, str)):
+                kind = "a boolean" if isinstance(item, bool) else type(item).__name__
+                if isinstance(item, float):
+                    kind = "a number with a fraction or exponent"
+                elif isinstance(item, (list, dict)):
+                    kind = "a nested list or object"
+                elif item is None:
+                    kind = "null"
+                errors.append(DnidError(pointer, f"is {kind}; give a positive integer or a digit string"))
+                continue
+            entries.append((pointer, f"entry {index}", item.strip() if isinstance(item, str) else str(item)))
+    else:
+        raise DnidsInvalid(
+            [DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')]
+        )
+
+    seen: dict[str, None] = {}
+    for pointer, where, text in entries:
+        problem = _check_digits(text, where)
+        if problem:
+            errors.append(DnidError(pointer, problem))
+        elif not errors:
+            seen.setdefault(_canonical(text), None)
+        if len(errors) >= 20:
+            break  # enough to fix; do not build a huge error document for a huge bad body
+
+    if errors:
+        raise DnidsInvalid(errors)
+    if len(seen) > max_count:
+        raise DnidsInvalid(
+            [DnidError("/dnids", f"has {len(seen)} distinct dnids; at most {max_count} per request (MAX_DNIDS)")]
+        )
+    return list(seen)
+
+
+def to_api_form(dnids: list[str]) -> str:
+    """The wire form deleteCalledRoute takes: one comma-separated string."""
+    return ",".join(dnids)

@@ -1,0 +1,236 @@
+"""The HTTP function: routes, request checks, and the one-way flow of a deletion.
+
+HTTP in -> caller auth -> body checks -> validation -> credentials -> token -> API
+-> normalised answer -> HTTP out. Every failure is a FunctionError rendered as
+problem details; anything else is caught here and becomes a JSON 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from typing import Any
+
+import flask
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from function import log, openapi, runtime
+from function.budget import Deadline
+from function.errors import (
+    FunctionError,
+    InternalError,
+    InvalidRequest,
+    MalformedJson,
+    MethodNotAllowed,
+    NotConfigured,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from function.models import DeleteRequest, Problem, validation_errors
+from function.service import delete_routes
+from function.settings import get_settings
+
+MAX_BODY_BYTES = 1024 * 1024
+PROBLEM_TYPE_PREFIX = "urn:cec-delete-called-route:problem:"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON_MEDIA = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+
+
+def delete_called_route(request: flask.Request) -> flask.Response:
+    """Entry point: ``functions-framework --target delete_called_route``."""
+    started = time.monotonic()
+    log.setup()
+    given_id = request.headers.get("X-Request-Id", "")
+    request_id = given_id if _REQUEST_ID.match(given_id) else uuid.uuid4().hex
+    trace_id, span_id, sampled = log.parse_trace(request.headers)
+    ctx = log.RequestContext(request_id, trace_id, span_id, sampled, project=_project())
+    bound = log.bind(ctx)
+    summary: dict[str, Any] = {}
+    try:
+        try:
+            response = _route(request, request_id, summary)
+        except FunctionError as exc:
+            response = problem_response(exc, request_id)
+            summary["code"] = exc.code
+        except Exception:
+            # Type and frames only; never the message, which could quote a payload.
+            log.get_logger().error("unexpected error", exc_info=True)
+            exc = InternalError("An unexpected error occurred; the request ID identifies it in the logs.")
+            response = problem_response(exc, request_id)
+            summary["code"] = exc.code
+        response.headers["X-Request-Id"] = request_id
+        level = logging.INFO if response.status_code < 400 else logging.WARNING
+        if response.status_code >= 500:
+            level = logging.ERROR
+        log.event(
+            level,
+            f"{request.method} {request.path} {response.status_code}",
+            httpRequest={
+                "requestMethod": request.method,
+                "requestUrl": request.path,
+                "status": response.status_code,
+                "latency": f"{time.monotonic() - started:.3f}s",
+            },
+            upstreamCalls=dict(ctx.upstream_calls),
+            durationMs=round((time.monotonic() - started) * 1000, 1),
+            **summary,
+        )
+        return response
+    finally:
+        log.unbind(bound)
+
+
+def _project() -> str | None:
+    try:
+        return get_settings().google_cloud_project
+    except FunctionError:
+        return None
+
+
+def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> flask.Response:
+    path = request.path.rstrip("/") or "/"
+    if path == "/":
+        if request.method != "POST":
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed here; send POST with a JSON body.", headers={"Allow": "POST"}
+            )
+        return _delete(request, request_id, summary)
+    if path in ("/healthz", "/openapi.json"):
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(f"{request.method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"})
+        if path == "/openapi.json":
+            return flask.Response(openapi.document_bytes(), 200, mimetype="application/json")
+        configured = _is_configured()
+        return _json({"status": "ok", "configured": configured}, 200)
+    raise NotFound(f"There is nothing at {path[:64]}; POST to / to delete routes.")
+
+
+def _is_configured() -> bool:
+    try:
+        runtime.get_runtime()
+    except NotConfigured:
+        return False
+    return True
+
+
+def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) -> flask.Response:
+    rt = runtime.get_runtime()
+    settings = rt.settings
+    deadline = Deadline(settings.request_budget_seconds)
+
+    body = _read_body(request)
+    summary["auth"] = rt.authenticator.authenticate(request.headers, body, deadline)
+    _check_content_type(request.headers.get("Content-Type"))
+    document = _parse_json(body)
+    try:
+        parsed = DeleteRequest.model_validate(document, context={"max_dnids": settings.max_dnids})
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        detail = "; ".join(f"{e.pointer or 'body'}: {e.detail}" for e in errors[:3])
+        raise InvalidRequest(
+            detail, errors=[e.model_dump(by_alias=True) for e in errors]
+        ) from None
+
+    summary["dnidCount"] = len(parsed.dnids)
+    outcome = delete_routes(
+        rt.client,
+        parsed.dnids,
+        batch_size=settings.cec_batch_size,
+        deadline=deadline,
+        request_id=request_id,
+    )
+    result = outcome.result
+    summary.update(
+        outcome=result.status,
+        deletedCount=len(result.deleted),
+        failedCount=len(result.failed),
+        batchCount=len(result.batches),
+    )
+    return flask.Response(result.model_dump_json(by_alias=True), outcome.http_status, mimetype="application/json")
+
+
+def _read_body(request: flask.Request) -> bytes:
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body has {declared} bytes; at most {MAX_BODY_BYTES} (1 MiB) are accepted.")
+    # Read at most one byte past the limit, so a chunked body without a length
+    # cannot make us buffer more than that.
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes (1 MiB).")
+    return body
+
+
+def _check_content_type(value: str | None) -> None:
+    if not value:
+        raise UnsupportedMediaType("No Content-Type; send the body as Content-Type: application/json.")
+    media, _, params = value.partition(";")
+    if not _JSON_MEDIA.match(media.strip().lower()):
+        raise UnsupportedMediaType(
+            f"Content-Type {media.strip()[:64]!r} is not accepted; send Content-Type: application/json."
+        )
+    for param in params.split(";"):
+        name, _, charset = param.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType("JSON bodies must be UTF-8; send charset=utf-8 or no charset.")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise MalformedJson('The body is empty; send a JSON object such as {"dnids": "1,2"}.')
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise MalformedJson("The body is not valid UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedJson(f"The body is not valid JSON: {str(exc)[:80]}.") from None
+
+
+def problem_response(exc: FunctionError, request_id: str) -> flask.Response:
+    problem = Problem(
+        type=PROBLEM_TYPE_PREFIX + exc.code,
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        code=exc.code,
+        retryable=exc.retryable,
+        request_id=request_id,
+        errors=exc.errors,  # type: ignore[arg-type]
+    )
+    response = flask.Response(
+        problem.model_dump_json(by_alias=True, exclude_none=True),
+        exc.status,
+        mimetype="application/problem+json",
+    )
+    for name, value in exc.headers.items():
+        response.headers[name] = value
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return response
+
+
+def framework_error(exc: HTTPException) -> flask.Response:
+    """Problem details for what functions-framework answers itself (/robots.txt, /favicon.ico)."""
+    log.setup()
+    code = exc.code or 500
+    error: FunctionError = NotFound(f"There is nothing at {flask.request.path[:64]}.")
+    if code != 404:
+        error = InternalError("The server could not handle the request.")
+    response = problem_response(error, uuid.uuid4().hex)
+    return response
+
+
+def _json(data: dict[str, Any], status: int) -> flask.Response:
+    return flask.Response(json.dumps(data), status, mimetype="application/json")

@@ -1,0 +1,149 @@
+"""Structured logs: one JSON object per line on stdout, in the shape Cloud Logging reads.
+
+Cloud Run turns each stdout line that is a JSON object into a structured entry:
+``severity`` sets the level, ``message`` the summary, and
+``logging.googleapis.com/trace`` groups the lines of one request under its trace.
+Nothing here logs headers or bodies: the callers of this module pass only counts,
+codes and identifiers, so a secret cannot reach a log by accident.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LOGGER_NAME = "cec_delete_called_route"
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$")
+
+
+@dataclass
+class RequestContext:
+    """What every log line of one request carries."""
+
+    request_id: str
+    trace_id: str | None = None
+    span_id: str | None = None
+    sampled: bool = False
+    project: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    upstream_calls: dict[str, int] = field(default_factory=dict)
+
+    def count_call(self, stage: str) -> None:
+        self.upstream_calls[stage] = self.upstream_calls.get(stage, 0) + 1
+
+
+_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "request_context", default=None
+)
+
+
+def parse_trace(headers: Mapping[str, str]) -> tuple[str | None, str | None, bool]:
+    """(trace id, span id, sampled) from W3C ``traceparent`` or ``X-Cloud-Trace-Context``."""
+    match = _TRACEPARENT.match(headers.get("traceparent", "").strip().lower())
+    if match and match.group(1) != "0" * 32:
+        return match.group(1), match.group(2), bool(int(match.group(3), 16) & 1)
+    match = _CLOUD_TRACE.match(headers.get("X-Cloud-Trace-Context", "").strip())
+    if match:
+        span = format(int(match.group(2)), "016x") if match.group(2) else None
+        return match.group(1).lower(), span, match.group(3) == "1"
+    return None, None, False
+
+
+def bind(context: RequestContext) -> contextvars.Token[RequestContext | None]:
+    return _context.set(context)
+
+
+def unbind(token: contextvars.Token[RequestContext | None]) -> None:
+    _context.reset(token)
+
+
+def current() -> RequestContext | None:
+    return _context.get()
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": record.levelname if record.levelname != "WARN" else "WARNING",
+            "message": record.getMessage(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "logger": record.name,
+        }
+        ctx = _context.get()
+        if ctx is not None:
+            entry["requestId"] = ctx.request_id
+            if ctx.trace_id:
+                if ctx.project:
+                    entry["logging.googleapis.com/trace"] = f"projects/{ctx.project}/traces/{ctx.trace_id}"
+                else:
+                    entry["traceId"] = ctx.trace_id
+                if ctx.span_id:
+                    entry["logging.googleapis.com/spanId"] = ctx.span_id
+                entry["logging.googleapis.com/trace_sampled"] = ctx.sampled
+            entry.update(ctx.extra)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The exception type and where it happened, never its message: messages of
+            # library exceptions can quote URLs, headers or payloads.
+            exc_type, _, tb = record.exc_info
+            frames = []
+            while tb is not None:
+                frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
+                tb = tb.tb_next
+            entry["exception"] = {"type": exc_type.__name__, "frames": frames[-8:]}
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time, so captured output sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def setup() -> None:
+    """Attach the JSON handler once; cheap enough to call on every request."""
+    logger = get_logger()
+    if any(getattr(h, "_cec_json", False) for h in logger.handlers):
+        return
+    handler = _StdoutHandler()
+    handler.setFormatter(CloudLoggingFormatter())
+    handler._cec_json = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    # functions-framework may give the root logger plain-text handlers: keep our
+    # lines single and structured.
+    logger.propagate = False
+
+
+def set_level(level: str) -> None:
+    get_logger().setLevel(level)
+
+
+def event(level: int, message: str, **fields: Any) -> None:
+    get_logger().log(level, message, extra={"fields": fields})

@@ -1,0 +1,113 @@
+"""The OpenAPI 3.1 document of this function, generated from the pydantic models."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from function.models import DeleteRequest, DeleteResult, Problem
+
+TITLE = "CEC deleteCalledRoute function"
+VERSION = "1.0.0"
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _result(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeleteResult"}}},
+    }
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+
+
+def build_document() -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(DeleteRequest, "validation"), (DeleteResult, "serialization"), (Problem, "serialization")],
+        ref_template="#/components/schemas/{model}",
+        by_alias=True,
+    )
+    delete = {
+        "operationId": "deleteCalledRoutes",
+        "summary": "Delete called routes by dnid",
+        "description": (
+            "Deletes the called routes with the given dnids in batches of at most CEC_BATCH_SIZE"
+            " and answers with what the CEC API deleted. Authenticate with X-API-Key, Standard"
+            " Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+        ),
+        "security": [{"apiKey": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeleteRequest"}}},
+        },
+        "responses": {
+            "200": _result("Every route was deleted."),
+            "207": _result("Some routes were deleted, some were not."),
+            "422": _result("No route was deleted."),
+            "400": _problem("The body is not valid (see errors)."),
+            "401": _problem("The caller is not authenticated."),
+            "405": _problem("Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
+            "413": _problem("The body is larger than 1 MiB."),
+            "415": _problem("The body is not JSON."),
+            "500": _problem("A configured secret is unusable, or an unexpected error."),
+            "502": _problem("The CEC API rejected the credentials or answered unexpectedly."),
+            "503": _problem("The function is not configured, or a secret or the CEC API is unavailable.", _RETRY_AFTER),
+            "504": _problem("The CEC API did not answer in time."),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": VERSION},
+        "paths": {
+            "/": {"post": delete},
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness; makes no upstream call",
+                    "responses": {
+                        "200": {
+                            "description": "The instance is serving.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"status": {"const": "ok"}, "configured": {"type": "boolean"}},
+                                        "required": ["status", "configured"],
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+    }
+
+
+@functools.cache
+def document_bytes() -> bytes:
+    return json.dumps(build_document(), indent=2).encode("utf-8")

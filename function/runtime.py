@@ -1,0 +1,81 @@
+"""The per-instance objects (settings, caches, pooled session), built on first use.
+
+Nothing is created at import time, so loading the function is cheap and a bad
+setting surfaces as a 503 on a request rather than as a crash at start-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from function import log
+from function.auth import CallerAuthenticator
+from function.cec_client import CecClient
+from function.credentials import CredentialProvider
+from function.errors import NotConfigured
+from function.secret_manager import SecretReader
+from function.settings import Settings, clear_cache as clear_settings_cache, get_settings
+from function.tokens import TokenProvider
+from function.transport import Transport
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    secrets: SecretReader
+    authenticator: CallerAuthenticator
+    tokens: TokenProvider
+    client: CecClient
+    transport: Transport
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def build(settings: Settings) -> Runtime:
+    problems = settings.missing()
+    if problems:
+        raise NotConfigured(" ".join(problems))
+    secrets = SecretReader(
+        endpoint=settings.secret_manager_endpoint,
+        timeout_seconds=settings.secret_timeout_seconds,
+        ttl_seconds=settings.secret_cache_ttl_seconds,
+    )
+    transport = Transport(timeout_seconds=settings.cec_timeout_seconds, max_retries=settings.cec_max_retries)
+    tokens = TokenProvider(transport=transport, url=settings.token_url, ttl_seconds=settings.cec_token_ttl_seconds)
+    credentials = CredentialProvider(settings, secrets)
+    client = CecClient(base_url=settings.api_base_url, transport=transport, tokens=tokens, credentials=credentials)
+    return Runtime(
+        settings=settings,
+        secrets=secrets,
+        authenticator=CallerAuthenticator(settings, secrets),
+        tokens=tokens,
+        client=client,
+        transport=transport,
+    )
+
+
+def get_runtime() -> Runtime:
+    """The instance's runtime; raises NotConfigured while the settings are incomplete."""
+    global _runtime
+    runtime = _runtime
+    if runtime is None:
+        with _lock:
+            if _runtime is None:
+                settings = get_settings()
+                log.set_level(settings.log_level)
+                _runtime = build(settings)
+            runtime = _runtime
+    return runtime
+
+
+def clear_cache() -> None:
+    """Drop settings, secrets, token and connections; the next request rebuilds them."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.transport.close()
+        _runtime = None
+    clear_settings_cache()

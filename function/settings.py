@@ -1,0 +1,214 @@
+"""Settings: every environment variable the function reads, validated once.
+
+The environment of a Cloud Functions instance does not change while it runs, so the
+settings are read on first use and kept. A mistake in them does not crash the
+instance: every request answers 503 ``not_configured`` naming the setting, which is
+easier to find from a workflow tool than a crash loop in Cloud Logging.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from function.errors import NotConfigured
+
+CallerAuthMethod = Literal["api_key", "webhook", "iam", "none"]
+CALLER_AUTH_METHODS: tuple[CallerAuthMethod, ...] = ("api_key", "webhook", "iam", "none")
+
+SECRET_VERSION_PATTERN = r"^projects/[^/\s]+/(locations/[^/\s]+/)?secrets/[^/\s]+/versions/[^/\s]+$"
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+def _blank_to_none(value: object) -> object:
+    # An env var set to "" (common in Terraform and .env files) means "not set".
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class Settings(BaseModel):
+    """The function's configuration; field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    caller_auth: tuple[CallerAuthMethod, ...] = Field(
+        default=(),
+        alias="CALLER_AUTH",
+        description="Comma list of accepted caller authentication methods.",
+    )
+    api_keys: SecretStr | None = Field(
+        default=None, alias="API_KEYS", description="Comma list of accepted X-API-Key values."
+    )
+    api_keys_secret: str | None = Field(
+        default=None,
+        alias="API_KEYS_SECRET",
+        pattern=SECRET_VERSION_PATTERN,
+        description="Secret Manager version holding the accepted API keys.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, alias="WEBHOOK_SECRET", description="Standard Webhooks secret (whsec_...)."
+    )
+
+    cec_base_url: str | None = Field(
+        default=None,
+        alias="CEC_BASE_URL",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="Base URL of the tenant's CEC API, e.g. https://service.besclouds.com.",
+    )
+    cec_token_url: str | None = Field(
+        default=None,
+        alias="CEC_TOKEN_URL",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="tokenByAkSk URL; defaults to {CEC_BASE_URL}/apigovernance/api/oauth/tokenByAkSk.",
+    )
+    cec_token_ttl_seconds: int = Field(default=600, ge=60, le=3600, alias="CEC_TOKEN_TTL_SECONDS")
+    cec_credentials_secret: str | None = Field(
+        default=None, alias="CEC_CREDENTIALS_SECRET", pattern=SECRET_VERSION_PATTERN
+    )
+    cec_app_key: SecretStr | None = Field(default=None, alias="CEC_APP_KEY")
+    cec_app_secret: SecretStr | None = Field(default=None, alias="CEC_APP_SECRET")
+    cec_batch_size: int = Field(default=1000, ge=1, le=1000, alias="CEC_BATCH_SIZE")
+    cec_timeout_seconds: PositiveSeconds = Field(default=10.0, alias="CEC_TIMEOUT_SECONDS")
+    cec_max_retries: int = Field(default=2, ge=0, le=5, alias="CEC_MAX_RETRIES")
+
+    secret_manager_endpoint: str | None = Field(default=None, alias="SECRET_MANAGER_ENDPOINT")
+    secret_cache_ttl_seconds: int = Field(
+        default=300, ge=0, le=86400, alias="SECRET_CACHE_TTL_SECONDS"
+    )
+    secret_timeout_seconds: PositiveSeconds = Field(default=5.0, alias="SECRET_TIMEOUT_SECONDS")
+
+    request_budget_seconds: PositiveSeconds = Field(
+        default=25.0,
+        alias="REQUEST_BUDGET_SECONDS",
+        description="Time budget of one request, all upstream calls and retries included.",
+    )
+    max_dnids: int = Field(default=10000, ge=1, le=100000, alias="MAX_DNIDS")
+    google_cloud_project: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
+        description="Project id, for the trace field of log lines.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+
+    _blank = field_validator("*", mode="before")(_blank_to_none)
+
+    @field_validator("caller_auth", mode="before")
+    @classmethod
+    def _split_methods(cls, value: object) -> object:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return tuple(dict.fromkeys(m.strip().lower() for m in value.split(",") if m.strip()))
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def token_url(self) -> str:
+        if self.cec_token_url:
+            return self.cec_token_url
+        return f"{(self.cec_base_url or '').rstrip('/')}/apigovernance/api/oauth/tokenByAkSk"
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.cec_base_url or "").rstrip("/")
+
+    def missing(self) -> list[str]:
+        """What keeps this configuration from serving requests, one sentence each."""
+        problems: list[str] = []
+        if not self.caller_auth:
+            problems.append(
+                "CALLER_AUTH is not set: set it to a comma list of api_key, webhook, iam, none."
+            )
+        if "api_key" in self.caller_auth and not (self.api_keys or self.api_keys_secret):
+            problems.append("CALLER_AUTH includes api_key but neither API_KEYS nor API_KEYS_SECRET is set.")
+        if "webhook" in self.caller_auth:
+            if not self.webhook_secret:
+                problems.append("CALLER_AUTH includes webhook but WEBHOOK_SECRET is not set.")
+            elif not _is_webhook_secret(self.webhook_secret.get_secret_value()):
+                problems.append("WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_ followed by base64).")
+        if not self.cec_base_url:
+            problems.append("CEC_BASE_URL is not set: set it to your tenant's CEC API base URL.")
+        has_env_pair = bool(self.cec_app_key and self.cec_app_secret)
+        if not (self.cec_credentials_secret or has_env_pair):
+            problems.append(
+                "No CEC credentials: set CEC_CREDENTIALS_SECRET (a Secret Manager version)"
+                " or both CEC_APP_KEY and CEC_APP_SECRET."
+            )
+        elif not self.cec_credentials_secret and bool(self.cec_app_key) != bool(self.cec_app_secret):
+            problems.append("Set both CEC_APP_KEY and CEC_APP_SECRET, not only one of them.")
+        return problems
+
+
+def _is_webhook_secret(value: str) -> bool:
+    body = value.removeprefix("whsec_")
+    return bool(re.fullmatch(r"[A-Za-z0-9+/]{16,}={0,2}", body))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate ``environ`` (default: the process environment) into Settings.
+
+    Raises NotConfigured naming every bad variable; no value is echoed, since some of
+    them are secrets.
+    """
+    env = os.environ if environ is None else environ
+    names = {
+        alias
+        for field in Settings.model_fields.values()
+        for alias in _aliases(field.alias, field.validation_alias)
+    }
+    try:
+        return Settings.model_validate({k: v for k, v in env.items() if k in names})
+    except ValidationError as exc:
+        details = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            details.append(f"{name}: {error['msg']}")
+        raise NotConfigured("Invalid settings. " + "; ".join(details)) from None
+
+
+def _aliases(alias: str | None, validation_alias: object) -> list[str]:
+    if isinstance(validation_alias, AliasChoices):
+        return [c for c in validation_alias.choices if isinstance(c, str)]
+    return [alias] if alias else []
+
+
+_lock = threading.Lock()
+_cached: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    global _cached
+    if _cached is None:
+        with _lock:
+            if _cached is None:
+                _cached = load_settings()
+    return _cached
+
+
+def clear_cache() -> None:
+    """Forget the settings so that the next call re-reads the environment (tests)."""
+    global _cached
+    with _lock:
+        _cached = None

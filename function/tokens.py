@@ -1,0 +1,128 @@
+"""Bearer tokens from tokenByAkSk, cached per instance and renewed before they expire.
+
+gen2 serves many requests at once on threads. The first requests on a cold instance
+all need a token; a lock around the fetch makes them wait for one tokenByAkSk call
+instead of sending one each (the API's rate limits are not documented).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from function.budget import Deadline
+from function.credentials import CecCredentials
+from function.errors import UpstreamBadResponse
+from function.transport import Transport
+
+# Renew this long before expiry: a token that expires in flight costs a 401 and a
+# retry. Never less than a few seconds, never more than a tenth of its lifetime.
+RENEW_MARGIN_SECONDS = 60.0
+# Trust the server's CreateTime only when its clock is this close to ours.
+MAX_CLOCK_SKEW_SECONDS = 300.0
+
+
+class CredentialsRejected(Exception):
+    """tokenByAkSk refused the AK/SK (any non-200, or a 200 without a token)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"tokenByAkSk answered HTTP {status}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str = field(repr=False)
+    app_key: str = field(repr=False)
+    renew_at: float  # monotonic clock
+
+
+class TokenProvider:
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        url: str,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._transport = transport
+        self._url = url
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._token: Token | None = None
+        self._lock = threading.Lock()
+
+    def get(self, credentials: CecCredentials, deadline: Deadline) -> Token:
+        token = self._usable(credentials)
+        if token is not None:
+            return token
+        with self._lock:
+            token = self._usable(credentials)
+            if token is None:
+                token = self._fetch(credentials, deadline)
+                self._token = token
+            return token
+
+    def invalidate(self, token: Token) -> None:
+        """Forget ``token`` after the API refused it; a newer one is kept."""
+        with self._lock:
+            if self._token is token:
+                self._token = None
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def _usable(self, credentials: CecCredentials) -> Token | None:
+        token = self._token
+        if token is None or token.app_key != credentials.app_key or self._clock() >= token.renew_at:
+            return None
+        return token
+
+    def _fetch(self, credentials: CecCredentials, deadline: Deadline) -> Token:
+        sent_wall, sent_mono = self._wall_clock(), self._clock()
+        response = self._transport.post(
+            self._url,
+            stage="token",
+            json_body={"app_key": credentials.app_key, "app_secret": credentials.app_secret},
+            headers={"X-Token-Expire": str(self._ttl)},
+            deadline=deadline,
+        )
+        if response.status_code != 200:
+            raise CredentialsRejected(response.status_code)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise UpstreamBadResponse("tokenByAkSk answered 200 with a body that is not a JSON object.")
+        value = body.get("AccessToken")
+        if not isinstance(value, str) or not value.strip():
+            raise CredentialsRejected(response.status_code)
+        lifetime = _as_number(body.get("Expires")) or float(self._ttl)
+        created = _as_number(body.get("CreateTime"))
+        # Seconds of validity left as the server sees it, measured from when we asked.
+        left = lifetime
+        if created is not None and abs(created - sent_wall) <= MAX_CLOCK_SKEW_SECONDS:
+            left = min(lifetime, created + lifetime - sent_wall)
+        margin = max(2.0, min(RENEW_MARGIN_SECONDS, lifetime / 10))
+        return Token(value.strip(), credentials.app_key, renew_at=sent_mono + max(0.0, left - margin))
+
+
+def _as_number(value: object) -> float | None:
+    # Every field of the token answer is documented as a JSON string.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None

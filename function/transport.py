@@ -1,0 +1,156 @@
+"""HTTP to the CEC API: one pooled session, timeouts on every call, bounded retries.
+
+Retries cover what is known not to be an answer: connection failures and the
+statuses that gateways and rate limiters use (429, 502, 503, 504). Backoff is
+exponential with full jitter so that many instances retrying together spread out,
+and a ``Retry-After`` is honoured when it fits in the request's budget; when it does
+not, the caller gets our 503 with that ``Retry-After`` instead of a long wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from function import log
+from function.budget import Deadline
+from function.errors import UpstreamTimeout, UpstreamUnavailable
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 2.0
+# A longer Retry-After than this is not waited out inside one request: the caller
+# is told to come back instead.
+RETRY_AFTER_CAP_SECONDS = 5.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), else None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Transport:
+    """Sends JSON POSTs with the retry policy above; knows nothing of CEC semantics."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        max_retries: int,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._session = requests.Session()
+        # gen2 serves several requests at once on threads; size the pool to match so
+        # that connections are reused instead of opened and dropped.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = "cec-delete-called-route/1.0"
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def post(
+        self,
+        url: str,
+        *,
+        stage: str,
+        json_body: Any,
+        headers: dict[str, str],
+        deadline: Deadline,
+    ) -> requests.Response:
+        """POST and return the first response that is not a retryable status.
+
+        Raises UpstreamUnavailable when connections fail or the retryable statuses
+        persist, UpstreamTimeout when the server does not answer in time.
+        """
+        attempt = 0
+        while True:
+            timeout = deadline.timeout(self.timeout_seconds, f"calling {stage}")
+            ctx = log.current()
+            if ctx is not None:
+                ctx.count_call(stage)
+            try:
+                response = self._session.post(url, json=json_body, headers=headers, timeout=timeout)
+            except requests.exceptions.ConnectTimeout:
+                failure: str = "connection timed out"
+                response = None
+            except requests.exceptions.Timeout:
+                # The server may have acted on the request; the caller decides.
+                raise UpstreamTimeout(
+                    f"The CEC API did not answer {stage} within {timeout:.1f} s."
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                failure = _describe_connection_error(exc)
+                response = None
+
+            if response is not None and response.status_code not in RETRY_STATUSES:
+                return response
+
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+            if response is not None:
+                failure = f"HTTP {response.status_code}"
+                response.close()
+            wait = self._backoff(attempt, retry_after)
+            if attempt >= self.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
+                raise UpstreamUnavailable(
+                    f"The CEC API is unavailable for {stage}: {failure}"
+                    f" after {attempt + 1} attempt{'s' if attempt else ''}.",
+                    retry_after=retry_after if retry_after is not None else 1.0,
+                )
+            log.event(
+                30,
+                "retrying upstream call",
+                stage=stage,
+                attempt=attempt + 1,
+                failure=failure,
+                waitSeconds=round(wait, 3),
+            )
+            self._sleep(wait)
+            attempt += 1
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        if retry_after is not None:
+            return retry_after if retry_after <= RETRY_AFTER_CAP_SECONDS else None
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
+        with self._lock:
+            return self._rng.uniform(0, ceiling)
+
+
+def _describe_connection_error(exc: requests.exceptions.RequestException) -> str:
+    # The class name says enough; exception messages can carry URLs and are long.
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke during the answer"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "Connection refused" in text:
+            return "connection refused"
+        if "reset" in text.lower() or "RemoteDisconnected" in text or "aborted" in text.lower():
+            return "the connection was closed without an answer"
+        return "connection failed"
+    return type(exc).__name__
