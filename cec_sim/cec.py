@@ -97,7 +97,6 @@ class CecHandler(BaseHandler):
         raw = self.read_body()
         stage = self._stage()
         fault = self.state.faults.take(stage)
-        sleep_for(fault, self.state.config.latency)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -111,15 +110,17 @@ class CecHandler(BaseHandler):
             "tokenExpire": self.headers.get("X-Token-Expire"),
             "fault": fault is not None,
             "at": time.time(),
+            "status": None,
         }
+        # Recorded on arrival, so a caller that gave up waiting still sees the call.
+        self.state.record(call)
+        sleep_for(fault, self.state.config.latency)
         if fault is not None and not fault.after_action:
             call["status"] = fault.status
-            self.state.record(call)
             self.send_fault(fault, None)
             return
         reply = self._operate(stage, body)
-        call["status"] = reply.status
-        self.state.record(call)
+        call["status"] = fault.status if fault is not None and fault.status else reply.status
         if fault is not None:
             self.send_fault(fault, reply)
         else:

@@ -58,6 +58,39 @@ def _canonical(text: str) -> str:
     return str(int(text))
 
 
+def _kind(item: object) -> str | None:
+    """Why a JSON list item cannot be a dnid by its type alone, or None."""
+    if isinstance(item, bool):
+        return "a boolean"
+    if isinstance(item, (int, str)):
+        return None
+    if isinstance(item, float):
+        return "a number with a fraction or exponent"
+    if isinstance(item, (list, dict)):
+        return "a nested list or object"
+    if item is None:
+        return "null"
+    return type(item).__name__
+
+
+def _entries(value: object) -> list[tuple[str, str, object]]:
+    """(JSON pointer, how to name it in a message, the item) for each entry."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise DnidsInvalid([DnidError("/dnids", "is empty; give at least one dnid")])
+        return [
+            ("/dnids", f"item {position} of the comma-separated string", raw)
+            for position, raw in enumerate(value.split(","), start=1)
+        ]
+    if isinstance(value, list):
+        if not value:
+            raise DnidsInvalid([DnidError("/dnids", "is an empty list; give at least one dnid")])
+        return [(f"/dnids/{index}", f"entry {index}", item) for index, item in enumerate(value)]
+    raise DnidsInvalid(
+        [DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')]
+    )
+
+
 def parse_dnids(value: object, max_count: int) -> list[str]:
     """Normalise ``value`` to unique dnid strings in first-seen order.
 
@@ -65,41 +98,18 @@ def parse_dnids(value: object, max_count: int) -> list[str]:
     integers and digit strings. Raises DnidsInvalid listing every bad entry.
     """
     errors: list[DnidError] = []
-    entries: list[tuple[str, str, str]] = []  # (pointer, how to name it, trimmed text)
-
-    if isinstance(value, str):
-        if not value.strip():
-            raise DnidsInvalid([DnidError("/dnids", "is empty; give at least one dnid")])
-        for position, raw in enumerate(value.split(","), start=1):
-            entries.append(("/dnids", f"item {position} of the comma-separated string", raw.strip()))
-    elif isinstance(value, list):
-        if not value:
-            raise DnidsInvalid([DnidError("/dnids", "is an empty list; give at least one dnid")])
-        for index, item in enumerate(value):
-            pointer = f"/dnids/{index}"
-            if isinstance(item, bool) or not isinstance(item, (int, str)):
-                kind = "a boolean" if isinstance(item, bool) else type(item).__name__
-                if isinstance(item, float):
-                    kind = "a number with a fraction or exponent"
-                elif isinstance(item, (list, dict)):
-                    kind = "a nested list or object"
-                elif item is None:
-                    kind = "null"
-                errors.append(DnidError(pointer, f"is {kind}; give a positive integer or a digit string"))
-                continue
-            entries.append((pointer, f"entry {index}", item.strip() if isinstance(item, str) else str(item)))
-    else:
-        raise DnidsInvalid(
-            [DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')]
-        )
-
     seen: dict[str, None] = {}
-    for pointer, where, text in entries:
-        problem = _check_digits(text, where)
-        if problem:
-            errors.append(DnidError(pointer, problem))
-        elif not errors:
-            seen.setdefault(_canonical(text), None)
+    for pointer, where, item in _entries(value):
+        kind = _kind(item)
+        if kind is not None:
+            errors.append(DnidError(pointer, f"{where} is {kind}; give a positive integer or a digit string"))
+        else:
+            text = item.strip() if isinstance(item, str) else str(item)
+            problem = _check_digits(text, where)
+            if problem:
+                errors.append(DnidError(pointer, problem))
+            elif not errors:
+                seen.setdefault(_canonical(text), None)
         if len(errors) >= 20:
             break  # enough to fix; do not build a huge error document for a huge bad body
 

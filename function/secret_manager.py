@@ -22,6 +22,9 @@ from function import log
 from function.budget import Deadline
 from function.errors import SecretUnavailable
 
+MAX_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.2
+
 
 class SecretReader:
     """Reads secret versions by resource name and caches their payloads for ``ttl_seconds``."""
@@ -90,41 +93,54 @@ class SecretReader:
 
     def _access(self, name: str, deadline: Deadline, setting: str) -> bytes:
         from google.api_core import exceptions as gexc
-        from google.api_core import retry as gretry
 
-        budget = deadline.timeout(self.timeout_seconds * 2, f"reading {setting}")
-        retry = gretry.Retry(
-            predicate=gretry.if_transient_error,
-            initial=0.1,
-            maximum=1.0,
-            multiplier=2.0,
-            timeout=budget,
-        )
         ctx = log.current()
-        if ctx is not None:
-            ctx.count_call("secret")
         started = time.monotonic()
-        try:
-            response = self._get_client().access_secret_version(
-                name=name, retry=retry, timeout=min(self.timeout_seconds, budget)
-            )
-        except gexc.NotFound:
-            reason = "it does not exist (check the project, secret name and version)"
-        except gexc.PermissionDenied:
-            reason = "permission denied (grant roles/secretmanager.secretAccessor on it to the runtime service account)"
-        except gexc.Unauthenticated:
-            reason = "the runtime could not authenticate to Secret Manager"
-        except gexc.FailedPrecondition:
-            reason = "the version is disabled or destroyed"
-        except Exception as exc:  # noqa: BLE001 - any other failure is "could not read"
-            reason = f"Secret Manager did not answer ({type(exc).__name__})"
-        else:
-            log.event(
-                20,
-                "secret read",
-                setting=setting,
-                durationMs=round((time.monotonic() - started) * 1000, 1),
-            )
-            return bytes(response.payload.data)
-        log.event(40, "secret read failed", setting=setting, secret=name, reason=reason)
-        raise SecretUnavailable(f"The secret named by {setting} could not be read: {reason}.")
+        attempt = 0
+        while True:
+            attempt += 1
+            timeout = deadline.timeout(self.timeout_seconds, f"reading {setting}")
+            if ctx is not None:
+                ctx.count_call("secret")
+            try:
+                # retry=None: the library's default retry keeps an unreachable
+                # endpoint busy for about a minute; ours is bounded in count and time.
+                response = self._get_client().access_secret_version(name=name, retry=None, timeout=timeout)
+            except (gexc.NotFound,):
+                reason = "it does not exist (check the project, secret name and version)"
+            except (gexc.PermissionDenied, gexc.Forbidden):
+                reason = (
+                    "permission denied (grant roles/secretmanager.secretAccessor on it"
+                    " to the runtime service account)"
+                )
+            except (gexc.Unauthenticated, gexc.Unauthorized):
+                reason = "the runtime could not authenticate to Secret Manager"
+            except (gexc.FailedPrecondition, gexc.BadRequest):
+                reason = "the version is disabled, destroyed or malformed"
+            except Exception as exc:  # noqa: BLE001 - anything else is "did not answer"
+                reason = f"Secret Manager did not answer ({type(exc).__name__})"
+                backoff = RETRY_BACKOFF_SECONDS * attempt
+                if attempt < MAX_ATTEMPTS and _is_transient(exc) and deadline.remaining() > backoff + 0.1:
+                    time.sleep(backoff)
+                    continue
+            else:
+                log.event(
+                    20,
+                    "secret read",
+                    setting=setting,
+                    attempts=attempt,
+                    durationMs=round((time.monotonic() - started) * 1000, 1),
+                )
+                return bytes(response.payload.data)
+            log.event(40, "secret read failed", setting=setting, secret=name, reason=reason, attempts=attempt)
+            raise SecretUnavailable(f"The secret named by {setting} could not be read: {reason}.")
+
+
+def _is_transient(exc: Exception) -> bool:
+    import requests
+    from google.api_core import exceptions as gexc
+    from google.api_core import retry as gretry
+
+    if isinstance(exc, (gexc.DeadlineExceeded, gexc.GatewayTimeout, gexc.BadGateway, requests.Timeout)):
+        return True
+    return bool(gretry.if_transient_error(exc))
