@@ -49,7 +49,9 @@ class FakeSecretsState:
 
 
 def _error(status: int, message: str) -> Reply:
-    return Reply(status, {"error": {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}})
+    return Reply(
+        status, {"error": {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}}
+    )
 
 
 class SecretManagerHandler(BaseHandler):

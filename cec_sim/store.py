@@ -123,7 +123,15 @@ class RouteStore:
         with self._lock:
             dnid = max(self._routes, default=0) + 1
             route = Route(
-                str(1150000000000000000 + dnid), dnid, access_code, ext_code, devicetype, device_id, "created", media, "0"
+                str(1150000000000000000 + dnid),
+                dnid,
+                access_code,
+                ext_code,
+                devicetype,
+                device_id,
+                "created",
+                media,
+                "0",
             )
             self._routes[dnid] = route
             return route

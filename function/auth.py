@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from function import log
 from function.budget import Deadline
 from function.errors import Unauthenticated
+from function.log import HeaderLookup
 from function.secret_manager import SecretReader
 from function.settings import Settings
 
@@ -59,7 +59,7 @@ class CallerAuthenticator:
         if "webhook" in self.methods and settings.webhook_secret is not None:
             self._webhook = Webhook(settings.webhook_secret.get_secret_value())
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes, deadline: Deadline) -> str:
+    def authenticate(self, headers: HeaderLookup, body: bytes, deadline: Deadline) -> str:
         """The name of the method that accepted the request; raises Unauthenticated."""
         reasons: list[str] = []
         for method in self.methods:
@@ -68,9 +68,7 @@ class CallerAuthenticator:
                     log.event(30, NONE_WARNING)
                 return method
             reason = (
-                self._check_api_key(headers, deadline)
-                if method == "api_key"
-                else self._check_webhook(headers, body)
+                self._check_api_key(headers, deadline) if method == "api_key" else self._check_webhook(headers, body)
             )
             if reason is None:
                 return method
@@ -84,7 +82,7 @@ class CallerAuthenticator:
         payload = self._secrets.read(self._settings.api_keys_secret, deadline=deadline, setting="API_KEYS_SECRET")
         return [_digest(k) for k in parse_api_keys(payload.decode("utf-8", errors="replace"))]
 
-    def _check_api_key(self, headers: Mapping[str, str], deadline: Deadline) -> str | None:
+    def _check_api_key(self, headers: HeaderLookup, deadline: Deadline) -> str | None:
         given = headers.get(API_KEY_HEADER)
         if not given:
             return f"api_key: no {API_KEY_HEADER} header"
@@ -95,7 +93,7 @@ class CallerAuthenticator:
             matched |= hmac.compare_digest(candidate, key)
         return None if matched else f"api_key: the {API_KEY_HEADER} header does not match a configured key"
 
-    def _check_webhook(self, headers: Mapping[str, str], body: bytes) -> str | None:
+    def _check_webhook(self, headers: HeaderLookup, body: bytes) -> str | None:
         assert self._webhook is not None
         present = {name: headers.get(name, "") for name in WEBHOOK_HEADERS}
         missing = [name for name, value in present.items() if not value]
@@ -108,7 +106,10 @@ class CallerAuthenticator:
         except ValueError:
             # The library raises plain ValueError for a signature without a comma,
             # bad base64 or a body that is not UTF-8.
-            return "webhook: the webhook-signature header is malformed (expected 'v1,<base64>' entries separated by spaces)"
+            return (
+                "webhook: the webhook-signature header is malformed"
+                " (expected 'v1,<base64>' entries separated by spaces)"
+            )
         return None
 
 

@@ -27,7 +27,6 @@ class Deadline:
         left = self.remaining()
         if left <= 0.05:
             raise UpstreamTimeout(
-                f"The request's time budget ({self.seconds:g} s, REQUEST_BUDGET_SECONDS)"
-                f" ran out before {what}."
+                f"The request's time budget ({self.seconds:g} s, REQUEST_BUDGET_SECONDS) ran out before {what}."
             )
         return min(cap, left)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
 from function.budget import Deadline
 from function.credentials import CecCredentials, CredentialProvider
 from function.errors import UpstreamAuthFailed, UpstreamBadResponse, UpstreamRejected
@@ -38,12 +40,10 @@ class CecClient:
         return self._call(DELETE_PATH, "delete", {"dnids": dnids}, deadline)
 
     def _call(self, path: str, stage: str, body: dict[str, Any], deadline: Deadline) -> Any:
-        credentials, token = self._authenticate(deadline)
-        response = self._post(path, stage, body, credentials, token, deadline)
+        response, token = self._send(path, stage, body, deadline)
         if response.status_code in AUTH_STATUSES:
             self._tokens.invalidate(token)
-            credentials, token = self._authenticate(deadline)
-            response = self._post(path, stage, body, credentials, token, deadline)
+            response, _ = self._send(path, stage, body, deadline)
             if response.status_code in AUTH_STATUSES:
                 raise UpstreamAuthFailed(
                     f"{stage}CalledRoute answered HTTP {response.status_code} twice, the second time"
@@ -63,22 +63,16 @@ class CecClient:
                 f"The CEC API answered {stage}CalledRoute with HTTP 200 but a body that is not JSON ({kind})."
             ) from None
 
-    def _post(
-        self,
-        path: str,
-        stage: str,
-        body: dict[str, Any],
-        credentials: CecCredentials,
-        token: Token,
-        deadline: Deadline,
-    ) -> Any:
-        return self._transport.post(
+    def _send(self, path: str, stage: str, body: dict[str, Any], deadline: Deadline) -> tuple[requests.Response, Token]:
+        credentials, token = self._authenticate(deadline)
+        response = self._transport.post(
             self._base_url + path,
             stage=stage,
             json_body=body,
             headers={"Authorization": f"Bearer {token.value}", "X-APP-Key": credentials.app_key},
             deadline=deadline,
         )
+        return response, token
 
     def _authenticate(self, deadline: Deadline) -> tuple[CecCredentials, Token]:
         credentials = self._credentials.get(deadline)

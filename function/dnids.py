@@ -86,9 +86,7 @@ def _entries(value: object) -> list[tuple[str, str, object]]:
         if not value:
             raise DnidsInvalid([DnidError("/dnids", "is an empty list; give at least one dnid")])
         return [(f"/dnids/{index}", f"entry {index}", item) for index, item in enumerate(value)]
-    raise DnidsInvalid(
-        [DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')]
-    )
+    raise DnidsInvalid([DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')])
 
 
 def parse_dnids(value: object, max_count: int) -> list[str]:

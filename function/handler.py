@@ -58,12 +58,12 @@ def delete_called_route(request: flask.Request) -> flask.Response:
         except FunctionError as exc:
             response = problem_response(exc, request_id)
             summary["code"] = exc.code
-        except Exception:
+        except Exception:  # noqa: BLE001 - the last line of defence: a JSON 500, never HTML
             # Type and frames only; never the message, which could quote a payload.
             log.get_logger().error("unexpected error", exc_info=True)
-            exc = InternalError("An unexpected error occurred; the request ID identifies it in the logs.")
-            response = problem_response(exc, request_id)
-            summary["code"] = exc.code
+            internal = InternalError("An unexpected error occurred; the request ID identifies it in the logs.")
+            response = problem_response(internal, request_id)
+            summary["code"] = internal.code
         response.headers["X-Request-Id"] = request_id
         level = logging.INFO if response.status_code < 400 else logging.WARNING
         if response.status_code >= 500:
@@ -133,9 +133,7 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     except ValidationError as exc:
         errors = validation_errors(exc)
         detail = "; ".join(f"{e.pointer or 'body'}: {e.detail}" for e in errors[:3])
-        raise InvalidRequest(
-            detail, errors=[e.model_dump(by_alias=True) for e in errors]
-        ) from None
+        raise InvalidRequest(detail, errors=[e.model_dump(by_alias=True) for e in errors]) from None
 
     summary["dnidCount"] = len(parsed.dnids)
     outcome = delete_routes(

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from werkzeug.datastructures import Headers
+
 LOGGER_NAME = "cec_delete_called_route"
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -41,12 +43,12 @@ class RequestContext:
         self.upstream_calls[stage] = self.upstream_calls.get(stage, 0) + 1
 
 
-_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
-    "request_context", default=None
-)
+HeaderLookup = Headers | Mapping[str, str]
+
+_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("request_context", default=None)
 
 
-def parse_trace(headers: Mapping[str, str]) -> tuple[str | None, str | None, bool]:
+def parse_trace(headers: HeaderLookup) -> tuple[str | None, str | None, bool]:
     """(trace id, span id, sampled) from W3C ``traceparent`` or ``X-Cloud-Trace-Context``."""
     match = _TRACEPARENT.match(headers.get("traceparent", "").strip().lower())
     if match and match.group(1) != "0" * 32:
@@ -75,8 +77,7 @@ class CloudLoggingFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
             "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "logger": record.name,
         }
         ctx = _context.get()
@@ -109,10 +110,7 @@ class CloudLoggingFormatter(logging.Formatter):
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stdout is at the time, so captured output sees it."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

@@ -65,9 +65,7 @@ class DeleteRequest(_Model):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"dnids": "1,2"}]})
 
-    dnids: Annotated[
-        list[str], BeforeValidator(_validate_dnids), WithJsonSchema(_DNIDS_SCHEMA, mode="validation")
-    ]
+    dnids: Annotated[list[str], BeforeValidator(_validate_dnids), WithJsonSchema(_DNIDS_SCHEMA, mode="validation")]
 
 
 BatchStatus = Literal["deleted", "partial", "failed", "error", "not_sent"]
@@ -77,9 +75,7 @@ class BatchResult(_Model):
     """One deleteCalledRoute call (at most CEC_BATCH_SIZE dnids)."""
 
     dnids: list[str]
-    return_code: str | None = Field(
-        description="The API's returnCode; null when the call got no usable answer."
-    )
+    return_code: str | None = Field(description="The API's returnCode; null when the call got no usable answer.")
     description: str | None = Field(description="The API's description, or why the call failed.")
     status: BatchStatus = Field(
         description="error: the call got no usable answer; not_sent: an earlier batch's error stopped the run."
@@ -131,9 +127,7 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
         elif kind == "missing":
             result.append(FieldError(pointer=pointer, detail='is required, e.g. {"dnids": "1,2"}'))
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            result.append(
-                FieldError(pointer="", detail='the body must be a JSON object, e.g. {"dnids": "1,2"}')
-            )
+            result.append(FieldError(pointer="", detail='the body must be a JSON object, e.g. {"dnids": "1,2"}'))
         else:
             result.append(FieldError(pointer=pointer, detail=error["msg"]))
     return result

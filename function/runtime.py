@@ -15,7 +15,8 @@ from function.cec_client import CecClient
 from function.credentials import CredentialProvider
 from function.errors import NotConfigured
 from function.secret_manager import SecretReader
-from function.settings import Settings, clear_cache as clear_settings_cache, get_settings
+from function.settings import Settings, get_settings
+from function.settings import clear_cache as clear_settings_cache
 from function.tokens import TokenProvider
 from function.transport import Transport
 

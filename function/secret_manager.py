@@ -84,7 +84,7 @@ class SecretReader:
             if self.endpoint and self.endpoint.startswith("http://"):
                 from google.auth.credentials import AnonymousCredentials
 
-                credentials = AnonymousCredentials()
+                credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
             options = ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None
             self._client = secretmanager.SecretManagerServiceClient(
                 credentials=credentials, client_options=options, transport="rest"
@@ -106,12 +106,11 @@ class SecretReader:
                 # retry=None: the library's default retry keeps an unreachable
                 # endpoint busy for about a minute; ours is bounded in count and time.
                 response = self._get_client().access_secret_version(name=name, retry=None, timeout=timeout)
-            except (gexc.NotFound,):
+            except gexc.NotFound:
                 reason = "it does not exist (check the project, secret name and version)"
             except (gexc.PermissionDenied, gexc.Forbidden):
                 reason = (
-                    "permission denied (grant roles/secretmanager.secretAccessor on it"
-                    " to the runtime service account)"
+                    "permission denied (grant roles/secretmanager.secretAccessor on it to the runtime service account)"
                 )
             except (gexc.Unauthenticated, gexc.Unauthorized):
                 reason = "the runtime could not authenticate to Secret Manager"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from function.budget import Deadline
 from function.cec_client import CecClient
@@ -64,6 +65,7 @@ def delete_routes(
         )
 
     statuses = {r.status for r in results}
+    status: Literal["deleted", "partial", "failed"]
     if statuses == {"deleted"}:
         status = "deleted"
     elif statuses & {"deleted", "partial"}:

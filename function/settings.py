@@ -87,9 +87,7 @@ class Settings(BaseModel):
     cec_max_retries: int = Field(default=2, ge=0, le=5, alias="CEC_MAX_RETRIES")
 
     secret_manager_endpoint: str | None = Field(default=None, alias="SECRET_MANAGER_ENDPOINT")
-    secret_cache_ttl_seconds: int = Field(
-        default=300, ge=0, le=86400, alias="SECRET_CACHE_TTL_SECONDS"
-    )
+    secret_cache_ttl_seconds: int = Field(default=300, ge=0, le=86400, alias="SECRET_CACHE_TTL_SECONDS")
     secret_timeout_seconds: PositiveSeconds = Field(default=5.0, alias="SECRET_TIMEOUT_SECONDS")
 
     request_budget_seconds: PositiveSeconds = Field(
@@ -103,9 +101,7 @@ class Settings(BaseModel):
         validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
         description="Project id, for the trace field of log lines.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", alias="LOG_LEVEL"
-    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
 
     _blank = field_validator("*", mode="before")(_blank_to_none)
 
@@ -137,9 +133,7 @@ class Settings(BaseModel):
         """What keeps this configuration from serving requests, one sentence each."""
         problems: list[str] = []
         if not self.caller_auth:
-            problems.append(
-                "CALLER_AUTH is not set: set it to a comma list of api_key, webhook, iam, none."
-            )
+            problems.append("CALLER_AUTH is not set: set it to a comma list of api_key, webhook, iam, none.")
         if "api_key" in self.caller_auth and not (self.api_keys or self.api_keys_secret):
             problems.append("CALLER_AUTH includes api_key but neither API_KEYS nor API_KEYS_SECRET is set.")
         if "webhook" in self.caller_auth:
@@ -173,9 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if environ is None else environ
     names = {
-        alias
-        for field in Settings.model_fields.values()
-        for alias in _aliases(field.alias, field.validation_alias)
+        alias for field in Settings.model_fields.values() for alias in _aliases(field.alias, field.validation_alias)
     }
     try:
         return Settings.model_validate({k: v for k, v in env.items() if k in names})

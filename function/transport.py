@@ -102,9 +102,7 @@ class Transport:
                 response = None
             except requests.exceptions.Timeout:
                 # The server may have acted on the request; the caller decides.
-                raise UpstreamTimeout(
-                    f"The CEC API did not answer {stage} within {timeout:.1f} s."
-                ) from None
+                raise UpstreamTimeout(f"The CEC API did not answer {stage} within {timeout:.1f} s.") from None
             except requests.exceptions.RequestException as exc:
                 failure = _describe_connection_error(exc)
                 response = None

@@ -62,9 +62,7 @@ def sim(sim_server: Any) -> SimulatorControl:
 def secrets(sm_server: Any) -> FakeSecretManagerControl:
     control = FakeSecretManagerControl(sm_server.url)
     control.reset()
-    control.add_version(
-        CREDENTIALS_SECRET, json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET})
-    )
+    control.add_version(CREDENTIALS_SECRET, json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}))
     return control
 
 

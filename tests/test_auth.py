@@ -21,7 +21,9 @@ WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
 BODY = json.dumps({"dnids": "1"}).encode()
 
 
-def signed_headers(body: bytes, *, key: bytes = WEBHOOK_KEY, at: float | None = None, msg_id: str = "msg_1") -> dict[str, str]:
+def signed_headers(
+    body: bytes, *, key: bytes = WEBHOOK_KEY, at: float | None = None, msg_id: str = "msg_1"
+) -> dict[str, str]:
     """Standard Webhooks headers, computed here independently of the library."""
     timestamp = str(int(at if at is not None else time.time()))
     mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
@@ -93,7 +95,11 @@ def test_webhook_any_of_several_signatures(client: FlaskClient, env: Callable[..
     ],
 )
 def test_webhook_failures_are_401_never_500(
-    client: FlaskClient, env: Callable[..., None], sim: SimulatorControl, mutate: Callable[[dict[str, str]], Any], fragment: str
+    client: FlaskClient,
+    env: Callable[..., None],
+    sim: SimulatorControl,
+    mutate: Callable[[dict[str, str]], Any],
+    fragment: str,
 ) -> None:
     env(CALLER_AUTH="webhook", WEBHOOK_SECRET=WEBHOOK_SECRET, API_KEYS=None)
     headers = signed_headers(BODY)
@@ -159,7 +165,11 @@ def test_none_warns_in_the_logs_of_every_request(
     ],
 )
 def test_missing_configuration_is_503_not_configured(
-    client: FlaskClient, env: Callable[..., None], sim: SimulatorControl, overrides: dict[str, str | None], fragment: str
+    client: FlaskClient,
+    env: Callable[..., None],
+    sim: SimulatorControl,
+    overrides: dict[str, str | None],
+    fragment: str,
 ) -> None:
     env(**overrides)
     problem = assert_problem(send(client, {"X-API-Key": "anything"}), 503, "not_configured")

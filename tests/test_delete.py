@@ -125,7 +125,12 @@ def test_fault_before_anything_was_deleted_is_the_problem(
         ({"returnCode": "0", "data": {"name": "a,b", "id": "1,2", "content": "a,b"}}, "deleted", ["a", "b"], []),
         ({"returnCode": "7", "data": {"name": "a,b", "id": "", "content": "a,b"}}, "failed", [], ["a", "b"]),
         ({"returnCode": "0", "data": {"name": "a,b", "content": "Success:a,Failed:b"}}, "partial", ["a"], ["b"]),
-        ({"returnCode": "9", "data": {"name": "a,b,c", "content": "Success:a,c,Failed:b"}}, "partial", ["a", "c"], ["b"]),
+        (
+            {"returnCode": "9", "data": {"name": "a,b,c", "content": "Success:a,c,Failed:b"}},
+            "partial",
+            ["a", "c"],
+            ["b"],
+        ),
         ({"returnCode": "0", "data": {"content": "Success:,Failed:b"}}, "failed", [], ["b"]),
         ({"returnCode": "0", "data": {"content": "Success:a,b"}}, "deleted", ["a", "b"], []),
         ({"returnCode": "0"}, "deleted", [], []),
@@ -140,8 +145,15 @@ def test_parse_delete_answer(body: dict[str, Any], status: str, deleted: list[st
 
 @pytest.mark.parametrize(
     "body",
-    [[], "ok", {"description": "no code"}, {"returnCode": ""}, {"returnCode": "0", "data": []},
-     {"returnCode": "0", "data": {"name": ["a"]}}, {"returnCode": True}],
+    [
+        [],
+        "ok",
+        {"description": "no code"},
+        {"returnCode": ""},
+        {"returnCode": "0", "data": []},
+        {"returnCode": "0", "data": {"name": ["a"]}},
+        {"returnCode": True},
+    ],
 )
 def test_parse_delete_answer_rejects_wrong_shapes(body: Any) -> None:
     with pytest.raises(UpstreamBadResponse):

@@ -97,7 +97,12 @@ def test_rotated_secret_is_picked_up_after_rejection(
 def test_env_credentials_need_no_secret_manager(
     post: Callable[..., Any], sim: SimulatorControl, secrets: FakeSecretManagerControl, env: Callable[..., None]
 ) -> None:
-    env(CEC_CREDENTIALS_SECRET=None, CEC_APP_KEY="sim-app-key", CEC_APP_SECRET="sim-app-secret", SECRET_MANAGER_ENDPOINT=None)
+    env(
+        CEC_CREDENTIALS_SECRET=None,
+        CEC_APP_KEY="sim-app-key",
+        CEC_APP_SECRET="sim-app-secret",
+        SECRET_MANAGER_ENDPOINT=None,
+    )
     assert post({"dnids": "1"}).status_code == 200
     assert secrets.calls() == []
 
@@ -153,7 +158,11 @@ def test_unusable_secret_is_500_misconfigured_naming_it_not_showing_it(
     ],
 )
 def test_unreadable_secret_is_503_retryable(
-    post: Callable[..., Any], secrets: FakeSecretManagerControl, sim: SimulatorControl, rule: dict[str, Any], fragment: str
+    post: Callable[..., Any],
+    secrets: FakeSecretManagerControl,
+    sim: SimulatorControl,
+    rule: dict[str, Any],
+    fragment: str,
 ) -> None:
     secrets.inject(rule)
     started = time.monotonic()

@@ -37,7 +37,9 @@ DELETE_ROWS = [
     Row("403 twice", {"status": 403, "times": 2}, 502, "upstream_auth_failed", False, 2),
     Row("404", {"status": 404}, 502, "upstream_rejected", False, 1),
     Row("429", {"status": 429, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("429 long Retry-After", {"status": 429, "headers": {"Retry-After": "120"}}, 503, "upstream_unavailable", True, 1),
+    Row(
+        "429 long Retry-After", {"status": 429, "headers": {"Retry-After": "120"}}, 503, "upstream_unavailable", True, 1
+    ),
     Row("500", {"status": 500}, 502, "upstream_rejected", False, 1),
     Row("502", {"status": 502, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
     Row("503", {"status": 503, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
@@ -129,7 +131,9 @@ def test_connection_refused_is_503(post: Callable[..., Any], env: Callable[..., 
     assert "after 3 attempts" in problem["detail"]
 
 
-def test_budget_bounds_a_slow_upstream(post: Callable[..., Any], env: Callable[..., None], sim: SimulatorControl) -> None:
+def test_budget_bounds_a_slow_upstream(
+    post: Callable[..., Any], env: Callable[..., None], sim: SimulatorControl
+) -> None:
     env(CEC_BATCH_SIZE="1", CEC_TIMEOUT_SECONDS="1", REQUEST_BUDGET_SECONDS="2")
     sim.configure(latency=0.7)
     started = time.monotonic()
