@@ -34,13 +34,6 @@ SECRET_VERSION_PATTERN = r"^projects/[^/\s]+/(locations/[^/\s]+/)?secrets/[^/\s]
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
 
-def _blank_to_none(value: object) -> object:
-    # An env var set to "" (common in Terraform and .env files) means "not set".
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
 class Settings(BaseModel):
     """The function's configuration; field aliases are the environment variable names."""
 
@@ -102,8 +95,6 @@ class Settings(BaseModel):
         description="Project id, for the trace field of log lines.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
-
-    _blank = field_validator("*", mode="before")(_blank_to_none)
 
     @field_validator("caller_auth", mode="before")
     @classmethod
@@ -170,7 +161,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alias for field in Settings.model_fields.values() for alias in _aliases(field.alias, field.validation_alias)
     }
     try:
-        return Settings.model_validate({k: v for k, v in env.items() if k in names})
+        # A variable set to "" (common in Terraform and .env files) means "not set".
+        return Settings.model_validate({k: v for k, v in env.items() if k in names and v.strip()})
     except ValidationError as exc:
         details = []
         for error in exc.errors(include_input=False, include_url=False):

@@ -1,0 +1,135 @@
+"""The demo: simulator + fake Secret Manager + the real function server, and real deletions.
+
+Run by scripts/demo.sh. Starts everything on free loopback ports, sends a few
+requests the way a workflow tool would, prints each request and answer, and stops
+everything again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cec_sim import SimulatorControl  # noqa: E402 - after the path is set
+
+DEMO_KEY = "demo-caller-key"
+CREDENTIALS = "projects/demo/secrets/cec-credentials/versions/latest"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with code {process.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not start within 30 s")
+
+
+def show(title: str, url: str, body: Any, headers: dict[str, str]) -> requests.Response:
+    print(f"\n=== {title}")
+    shown = {k: ("<demo key>" if k == "X-API-Key" else v) for k, v in headers.items()}
+    print(f"> POST {url}")
+    for name, value in shown.items():
+        print(f"> {name}: {value}")
+    print(f"> {json.dumps(body)}")
+    started = time.perf_counter()
+    response = requests.post(url, json=body, headers=headers, timeout=30)
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"< HTTP {response.status_code} {response.headers['Content-Type']}  ({elapsed:.0f} ms)")
+    print(json.dumps(response.json(), indent=2))
+    return response
+
+
+def main() -> int:
+    cec_port, secrets_port, function_port = free_port(), free_port(), free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "cec_sim", "--cec-port", str(cec_port), "--secrets-port", str(secrets_port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    function_log = ROOT / ".demo-function.log"
+    env = dict(
+        os.environ,
+        CALLER_AUTH="api_key",
+        API_KEYS=DEMO_KEY,
+        CEC_BASE_URL=f"http://127.0.0.1:{cec_port}",
+        CEC_CREDENTIALS_SECRET=CREDENTIALS,
+        SECRET_MANAGER_ENDPOINT=f"http://127.0.0.1:{secrets_port}",
+        GOOGLE_CLOUD_PROJECT="demo",
+    )
+    with open(function_log, "wb") as log_file:
+        function = subprocess.Popen(
+            [sys.executable, "-m", "functions_framework", "--target", "delete_called_route",
+             "--source", "main.py", "--host", "127.0.0.1", "--port", str(function_port)],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        control = SimulatorControl(f"http://127.0.0.1:{cec_port}")
+        wait_for(control.base_url + "/_sim/routes", sim, "the CEC simulator")
+        url = f"http://127.0.0.1:{function_port}/"
+        wait_for(url + "healthz", function, "the function server")
+        print("CEC simulator:      ", control.base_url)
+        print("Fake Secret Manager: ", f"http://127.0.0.1:{secrets_port}  (AK/SK in {CREDENTIALS})")
+        print("Function (gunicorn): ", url, " CALLER_AUTH=api_key")
+        print("\nSome of the simulator's called routes:")
+        for route in control.routes()[:7]:
+            print(
+                f"  dnid {route['dnid']:>3}  id {route['id']}  {route['accessCode']}+{route['extCode'] or '(none)'}"
+                f"  editable={route['editable']}"
+            )
+
+        headers = {"X-API-Key": DEMO_KEY, "X-Request-Id": "demo-1"}
+        first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, headers)
+        headers["X-Request-Id"] = "demo-2"
+        show("Delete again with a list; one of them is protected (editable=2)", url, {"dnids": [5, 6]}, headers)
+        headers["X-Request-Id"] = "demo-3"
+        show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, headers)
+        show("No API key", url, {"dnids": "3"}, {})
+
+        calls = control.calls()
+        print(
+            "\nUpstream calls the simulator received:",
+            {s: sum(c["stage"] == s for c in calls) for s in ("token", "delete")},
+        )
+        time.sleep(0.2)
+        summaries = [line for line in function_log.read_text().splitlines() if '"message": "POST / ' in line]
+        print("Function log, summary line of the first request:")
+        print(" ", summaries[0] if summaries else "(none)")
+        ok = first.status_code == 200 and first.json()["status"] == "deleted"
+        print("\nDemo", "succeeded" if ok else "FAILED")
+        return 0 if ok else 1
+    finally:
+        for process in (function, sim):
+            process.send_signal(signal.SIGTERM)
+        for process in (function, sim):
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
