@@ -9,6 +9,24 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
+# Infra checks (tests/infra): shellcheck from Debian; checkov in a venv of its own,
+# since its pins (packaging<24) clash with pytest's. Locally, a tool that cannot be
+# installed makes its tests skip with the reason; under CI=true they fail instead.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null
+  else
+    echo "shellcheck is not installed (apt-get install shellcheck): its test will skip" >&2
+  fi
+fi
+if [ ! -x .venv-infra/bin/checkov ]; then
+  "$python" -m venv .venv-infra
+  .venv-infra/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+fi
+export CHECKOV_BIN="$PWD/.venv-infra/bin/checkov"
+SHELLCHECK_BIN="$(command -v shellcheck || true)"
+export SHELLCHECK_BIN
+
 echo "--- ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Deploys the CEC called-route deletion function with gcloud alone: the same
+# resources, identities and grants as infra/terraform, for users without
+# Terraform. Safe to re-run: every step creates what is missing and updates the
+# rest. --dry-run prints the commands instead of running them (no gcloud needed).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
+
+  --project ID          Google Cloud project (required)
+  --cec-base-url URL    your tenant's CEC API base URL, https:// (required)
+  --region REGION       default europe-west1
+  --name NAME           function name and resource prefix, default cec-called-routes
+  --caller-auth LIST    comma list of iam, webhook, api_key; default iam
+  --public              let allUsers invoke (needs webhook and/or api_key, not iam)
+  --invoker MEMBER      extra IAM member allowed to invoke (repeatable)
+  --schedule CRON       create or update a Cloud Scheduler job with this schedule
+  --job NAME            scheduler job suffix, default nightly
+  --time-zone TZ        scheduler time zone, default Etc/UTC
+  --dnids LIST          comma list of DNIDs the scheduled job deletes
+  --request-budget S    REQUEST_BUDGET_SECONDS, default 25
+  --timeout S           function timeout, default 60 (at least budget + 5)
+  --dry-run             print the commands, run nothing
+EOF
+}
+
+die() { echo "deploy.sh: $*" >&2; exit 2; }
+
+PROJECT="" CEC_BASE_URL="" REGION="europe-west1" NAME="cec-called-routes"
+CALLER_AUTH="iam" PUBLIC=false SCHEDULE="" JOB="nightly" TIME_ZONE="Etc/UTC"
+DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false
+INVOKERS=()
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --project) PROJECT="${2:?}"; shift 2 ;;
+    --cec-base-url) CEC_BASE_URL="${2:?}"; shift 2 ;;
+    --region) REGION="${2:?}"; shift 2 ;;
+    --name) NAME="${2:?}"; shift 2 ;;
+    --caller-auth) CALLER_AUTH="${2:?}"; shift 2 ;;
+    --public) PUBLIC=true; shift ;;
+    --invoker) INVOKERS+=("${2:?}"); shift 2 ;;
+    --schedule) SCHEDULE="${2:?}"; shift 2 ;;
+    --job) JOB="${2:?}"; shift 2 ;;
+    --time-zone) TIME_ZONE="${2:?}"; shift 2 ;;
+    --dnids) DNIDS="${2:?}"; shift 2 ;;
+    --request-budget) BUDGET="${2:?}"; shift 2 ;;
+    --timeout) TIMEOUT="${2:?}"; shift 2 ;;
+    --dry-run) DRY_RUN=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+# --- Validation: the same rules as infra/terraform/variables.tf -------------
+[[ -n "$PROJECT" ]] || die "--project is required"
+[[ "$CEC_BASE_URL" =~ ^https://[^[:space:]/]+(/[^[:space:]]*)?$ ]] || die "--cec-base-url must be an https:// URL"
+[[ "$NAME" =~ ^[a-z][a-z0-9-]{1,22}[a-z0-9]$ ]] || die "--name must be 3-24 lowercase letters, digits or hyphens"
+[[ "$BUDGET" =~ ^[0-9]+$ && "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--request-budget and --timeout are whole seconds"
+((TIMEOUT >= BUDGET + 5)) || die "--timeout must be at least --request-budget + 5 so the function can answer in time"
+
+has_iam=false has_webhook=false has_api_key=false
+IFS=',' read -r -a methods <<<"$CALLER_AUTH"
+((${#methods[@]} > 0)) || die "--caller-auth is empty"
+for m in "${methods[@]}"; do
+  case "$m" in
+    iam) has_iam=true ;;
+    webhook) has_webhook=true ;;
+    api_key) has_api_key=true ;;
+    none) die "--caller-auth none is for local runs only and is never deployed" ;;
+    *) die "unknown --caller-auth method: $m (use iam, webhook, api_key)" ;;
+  esac
+done
+if $PUBLIC; then
+  # "iam" trusts Cloud Run's check, which allUsers switches off.
+  $has_iam && die "--public cannot be combined with caller-auth iam: anyone could call"
+  $has_webhook || $has_api_key || die "--public needs caller-auth webhook and/or api_key"
+fi
+if [[ -n "$SCHEDULE" ]]; then
+  if ! $has_iam || $PUBLIC; then
+    die "--schedule needs caller-auth iam and no --public (Cloud Scheduler sends an OIDC token only)"
+  fi
+  [[ "$DNIDS" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--schedule needs --dnids as a comma list of numbers"
+fi
+
+# --- Helpers ----------------------------------------------------------------
+show() {
+  # Print a command so that it can be pasted back into a shell.
+  local out="" arg
+  for arg in "$@"; do
+    if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then out+="$arg "; else out+="'${arg//\'/\'\\\'\'}' "; fi
+  done
+  echo "${out% }"
+}
+run() { if $DRY_RUN; then show "$@"; else "$@"; fi; }
+# exists CMD...: true if the describe command succeeds. A dry run cannot know,
+# so it prints the check and assumes the resource is missing.
+exists() {
+  if $DRY_RUN; then echo "# unless this succeeds: $(show "$@")"; return 1; fi
+  "$@" >/dev/null 2>&1
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+P=(--project="$PROJECT")
+RUNTIME_SA="${NAME}-fn@${PROJECT}.iam.gserviceaccount.com"
+BUILD_SA="${NAME}-build@${PROJECT}.iam.gserviceaccount.com"
+INVOKER_SA="${NAME}-inv@${PROJECT}.iam.gserviceaccount.com"
+REPO="${NAME}-images"
+BUCKET="${PROJECT}-${NAME}-src"
+
+# The deployable code only: never tests, the simulator, docs or local files.
+mapfile -t SOURCE_FILES < <(cd "$ROOT" && { echo main.py; echo requirements.txt; find function -name '*.py' -not -path '*/__pycache__/*'; } | LC_ALL=C sort)
+SOURCE_HASH="$(cd "$ROOT" && sha256sum "${SOURCE_FILES[@]}" | sha256sum | cut -c1-16)"
+OBJECT="source/${NAME}-${SOURCE_HASH}.zip"
+
+# --- 1. APIs ----------------------------------------------------------------
+run gcloud services enable cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
+  artifactregistry.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com iam.googleapis.com "${P[@]}"
+
+# --- 2. Service accounts ----------------------------------------------------
+for pair in "fn:function runtime" "build:function build" "inv:invoker"; do
+  suffix="${pair%%:*}"
+  exists gcloud iam service-accounts describe "${NAME}-${suffix}@${PROJECT}.iam.gserviceaccount.com" "${P[@]}" ||
+    run gcloud iam service-accounts create "${NAME}-${suffix}" --display-name="${NAME} ${pair#*:}" "${P[@]}"
+done
+
+# --- 3. Secrets: containers and per-secret access; values are added by you --
+SECRETS=("${NAME}-cec-credentials")
+$has_api_key && SECRETS+=("${NAME}-api-keys")
+$has_webhook && SECRETS+=("${NAME}-webhook-secret")
+for secret in "${SECRETS[@]}"; do
+  exists gcloud secrets describe "$secret" "${P[@]}" ||
+    run gcloud secrets create "$secret" --replication-policy=automatic --labels=app=cec-called-routes "${P[@]}"
+  run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:${RUNTIME_SA}" \
+    --role=roles/secretmanager.secretAccessor "${P[@]}"
+done
+if $has_webhook && ! $DRY_RUN; then
+  # A mounted secret must have a version before the function can deploy.
+  [[ -n "$(gcloud secrets versions list "${NAME}-webhook-secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")" ]] ||
+    die "add a version to ${NAME}-webhook-secret first (see infra/README.md), then re-run"
+fi
+
+# --- 4. Build: image repository, source bucket, build account grants --------
+exists gcloud artifacts repositories describe "$REPO" --location="$REGION" "${P[@]}" ||
+  run gcloud artifacts repositories create "$REPO" --repository-format=docker --location="$REGION" "${P[@]}"
+run gcloud artifacts repositories add-iam-policy-binding "$REPO" --location="$REGION" \
+  --member="serviceAccount:${BUILD_SA}" --role=roles/artifactregistry.writer "${P[@]}"
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${BUILD_SA}" \
+  --role=roles/logging.logWriter --condition=None
+exists gcloud storage buckets describe "gs://${BUCKET}" "${P[@]}" ||
+  run gcloud storage buckets create "gs://${BUCKET}" --location="$REGION" --uniform-bucket-level-access \
+    --public-access-prevention "${P[@]}"
+run gcloud storage buckets add-iam-policy-binding "gs://${BUCKET}" --member="serviceAccount:${BUILD_SA}" \
+  --role=roles/storage.objectViewer "${P[@]}"
+
+# --- 5. Source: zip the allow-listed files under a content-hash name --------
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+if $DRY_RUN; then
+  echo "# zip ${SOURCE_FILES[*]} -> ${STAGE}/source.zip"
+else
+  (cd "$ROOT" && python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for f in sys.argv[2:]:
+        z.write(f)' "${STAGE}/source.zip" "${SOURCE_FILES[@]}")
+fi
+exists gcloud storage objects describe "gs://${BUCKET}/${OBJECT}" "${P[@]}" ||
+  run gcloud storage cp "${STAGE}/source.zip" "gs://${BUCKET}/${OBJECT}" "${P[@]}"
+
+# --- 6. The function ----------------------------------------------------------
+# "^;^" makes ";" the list separator, because CALLER_AUTH itself holds commas.
+ENV_VARS="^;^CALLER_AUTH=${CALLER_AUTH};CEC_BASE_URL=${CEC_BASE_URL}"
+ENV_VARS+=";CEC_CREDENTIALS_SECRET=projects/${PROJECT}/secrets/${NAME}-cec-credentials/versions/latest"
+$has_api_key && ENV_VARS+=";API_KEYS_SECRET=projects/${PROJECT}/secrets/${NAME}-api-keys/versions/latest"
+ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
+SECRET_FLAGS=()
+$has_webhook && SECRET_FLAGS+=(--set-secrets="WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
+
+run gcloud functions deploy "$NAME" --gen2 --region="$REGION" "${P[@]}" \
+  --runtime=python312 --entry-point=delete_called_route --trigger-http --no-allow-unauthenticated \
+  --source="gs://${BUCKET}/${OBJECT}" \
+  --service-account="$RUNTIME_SA" \
+  --build-service-account="projects/${PROJECT}/serviceAccounts/${BUILD_SA}" \
+  --docker-repository="projects/${PROJECT}/locations/${REGION}/repositories/${REPO}" \
+  --ingress-settings=all --memory=256Mi --timeout="${TIMEOUT}s" \
+  --min-instances=0 --max-instances=3 --concurrency=1 \
+  --set-env-vars="$ENV_VARS" "${SECRET_FLAGS[@]}"
+
+# --- 7. Who may invoke: this function only ---------------------------------
+MEMBERS=("serviceAccount:${INVOKER_SA}" "${INVOKERS[@]}")
+$PUBLIC && MEMBERS+=(allUsers)
+for member in "${MEMBERS[@]}"; do
+  run gcloud functions add-invoker-policy-binding "$NAME" --region="$REGION" --member="$member" "${P[@]}"
+done
+
+# --- 8. Optional schedule ---------------------------------------------------
+if [[ -n "$SCHEDULE" ]]; then
+  if $DRY_RUN; then
+    URI="https://FUNCTION-URI" # placeholder: the line above prints how to look it up
+    echo "URI=\$($(show gcloud functions describe "$NAME" --gen2 --region="$REGION" --format='value(serviceConfig.uri)' "${P[@]}"))"
+  else
+    URI="$(gcloud functions describe "$NAME" --gen2 --region="$REGION" --format='value(serviceConfig.uri)' "${P[@]}")"
+  fi
+  # Scheduler waits longer than the function may run; audience = exact URI.
+  JOB_FLAGS=(--location="$REGION" --schedule="$SCHEDULE" --time-zone="$TIME_ZONE" --uri="$URI"
+    --http-method=POST --message-body="{\"dnids\":[${DNIDS}]}"
+    --oidc-service-account-email="$INVOKER_SA" --oidc-token-audience="$URI"
+    --attempt-deadline="$((TIMEOUT + 15))s" --max-retry-attempts=3 --min-backoff=30s --max-backoff=600s
+    --max-doublings=3 "${P[@]}")
+  if exists gcloud scheduler jobs describe "${NAME}-${JOB}" --location="$REGION" "${P[@]}"; then
+    run gcloud scheduler jobs update http "${NAME}-${JOB}" "${JOB_FLAGS[@]}" --update-headers=Content-Type=application/json
+  else
+    run gcloud scheduler jobs create http "${NAME}-${JOB}" "${JOB_FLAGS[@]}" --headers=Content-Type=application/json
+  fi
+fi
+
+# Secret values never pass through this script; add them yourself (once, and on rotation).
+{
+  echo "# Next: add the secret values (see infra/README.md), e.g."
+  echo "#   gcloud secrets versions add ${NAME}-cec-credentials --data-file=cec-credentials.json ${P[*]}"
+  if $has_api_key; then echo "#   gcloud secrets versions add ${NAME}-api-keys --data-file=api-keys.txt ${P[*]}"; fi
+  if $has_webhook; then echo "#   gcloud secrets versions add ${NAME}-webhook-secret --data-file=webhook-secret.txt ${P[*]}"; fi
+} >&2

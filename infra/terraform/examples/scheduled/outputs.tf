@@ -1,0 +1,24 @@
+output "uri" {
+  description = "Function URI (also the OIDC audience)."
+  value       = module.called_routes.uri
+}
+
+output "function_name" {
+  description = "Function name."
+  value       = module.called_routes.function_name
+}
+
+output "service_account_email" {
+  description = "Runtime service account."
+  value       = module.called_routes.service_account_email
+}
+
+output "invoker_service_account_email" {
+  description = "Service account the scheduler calls with."
+  value       = module.called_routes.invoker_service_account_email
+}
+
+output "secret_ids" {
+  description = "Secrets to add versions to."
+  value       = module.called_routes.secret_ids
+}

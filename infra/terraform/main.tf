@@ -1,0 +1,176 @@
+locals {
+  source_dir = coalesce(var.source_dir, "${path.module}/../..")
+
+  # Allow-list of what the function needs at run time. Tests, the CEC simulator,
+  # docs, infra and local files (.env, .venv) never reach the zip, whatever else
+  # lies in the checkout.
+  source_files = sort(concat(
+    ["main.py", "requirements.txt"],
+    tolist(fileset(local.source_dir, "function/**/*.py")),
+  ))
+
+  # One secret container per secret the function reads. Values are added out of
+  # band with `gcloud secrets versions add`, so none ever enters Terraform state.
+  secrets = merge(
+    { cec_credentials = "${var.name}-cec-credentials" },
+    contains(var.caller_auth, "api_key") ? { api_keys = "${var.name}-api-keys" } : {},
+    contains(var.caller_auth, "webhook") ? { webhook = "${var.name}-webhook-secret" } : {},
+  )
+
+  # Every variable the function reads is either set here, tunable through
+  # extra_environment_variables, or deliberately left to the code's default
+  # (tests/infra/test_terraform.py keeps that list honest). Nulls are dropped.
+  environment = { for key, value in merge(var.extra_environment_variables, {
+    CALLER_AUTH            = join(",", var.caller_auth)
+    CEC_BASE_URL           = var.cec_base_url
+    CEC_TOKEN_URL          = var.cec_token_url
+    CEC_CREDENTIALS_SECRET = "${google_secret_manager_secret.this["cec_credentials"].id}/versions/latest"
+    API_KEYS_SECRET        = contains(var.caller_auth, "api_key") ? "${google_secret_manager_secret.this["api_keys"].id}/versions/latest" : null
+    REQUEST_BUDGET_SECONDS = tostring(var.request_budget_seconds)
+    GOOGLE_CLOUD_PROJECT   = var.project_id
+    LOG_LEVEL              = var.log_level
+  }) : key => value if value != null }
+
+  labels = merge(var.labels, { app = "cec-called-routes" })
+}
+
+data "archive_file" "source" {
+  type        = "zip"
+  output_path = "${path.root}/.terraform/tmp/${var.name}-source.zip"
+
+  dynamic "source" {
+    for_each = local.source_files
+    content {
+      filename = source.value
+      content  = file("${local.source_dir}/${source.value}")
+    }
+  }
+}
+
+resource "google_storage_bucket" "source" {
+  # checkov:skip=CKV_GCP_62:Holds only build input (the repository's own source); access logs would need a second bucket and add nothing.
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name}-src"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  # Objects are named by content hash, so old versions are only rollback aids.
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 3
+      with_state         = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket_object" "source" {
+  # The hash in the name makes a code change a new object, which makes the
+  # function's build_config change, which redeploys it.
+  name   = "source/${var.name}-${data.archive_file.source.output_md5}.zip"
+  bucket = google_storage_bucket.source.name
+  source = data.archive_file.source.output_path
+}
+
+resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Images hold only the public runtime and this repository's code, no data worth a customer-managed key.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name}-images"
+  format        = "DOCKER"
+  description   = "Build images of the ${var.name} function."
+  labels        = local.labels
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s"
+    }
+  }
+}
+
+resource "google_secret_manager_secret" "this" {
+  for_each  = local.secrets
+  project   = var.project_id
+  secret_id = each.value
+  labels    = merge(local.labels, { purpose = replace(each.key, "_", "-") })
+
+  replication {
+    auto {}
+  }
+}
+
+resource "google_cloudfunctions2_function" "this" {
+  # checkov:skip=CKV_GCP_124:Cloud Scheduler, Workflows and SaaS automation tools call from outside any VPC; every request is authenticated by Cloud Run IAM (default) or, only with public_access, by webhook signature / API key. Set ingress_settings to restrict further.
+  project     = var.project_id
+  location    = var.region
+  name        = var.name
+  description = "Deletes Huawei Cloud CEC called routes."
+  labels      = local.labels
+
+  build_config {
+    runtime           = var.runtime
+    entry_point       = "delete_called_route"
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.images.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.runtime.email
+    ingress_settings                 = var.ingress_settings
+    all_traffic_on_latest_revision   = true
+    available_memory                 = var.available_memory
+    available_cpu                    = var.available_cpu
+    timeout_seconds                  = var.timeout_seconds
+    min_instance_count               = var.min_instance_count
+    max_instance_count               = var.max_instance_count
+    max_instance_request_concurrency = var.max_instance_request_concurrency
+    environment_variables            = local.environment
+
+    # Mounted from Secret Manager at instance start; the value never appears in
+    # the function's configuration or in Terraform state.
+    dynamic "secret_environment_variables" {
+      for_each = contains(var.caller_auth, "webhook") ? ["webhook"] : []
+      content {
+        key        = "WEBHOOK_SECRET"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.this[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  # A deployment checks the runtime account's access to mounted secrets and the
+  # build account's permissions, so the grants must exist first.
+  depends_on = [
+    google_secret_manager_secret_iam_member.runtime_access,
+    google_project_iam_member.build_logs,
+    google_artifact_registry_repository_iam_member.build_push,
+    google_storage_bucket_iam_member.build_source,
+  ]
+}

@@ -1,0 +1,29 @@
+output "uri" {
+  description = "HTTPS URI of the function; also the OIDC audience callers must request."
+  value       = google_cloudfunctions2_function.this.service_config[0].uri
+}
+
+output "function_name" {
+  description = "Name of the Cloud Function (and of its Cloud Run service)."
+  value       = google_cloudfunctions2_function.this.name
+}
+
+output "service_account_email" {
+  description = "Runtime service account of the function."
+  value       = google_service_account.runtime.email
+}
+
+output "invoker_service_account_email" {
+  description = "Service account that Cloud Scheduler (or Workflows) uses to call the function."
+  value       = google_service_account.invoker.email
+}
+
+output "secret_ids" {
+  description = "Secret Manager secrets created for the function (add versions out of band), by purpose."
+  value       = { for purpose, secret in google_secret_manager_secret.this : purpose => secret.secret_id }
+}
+
+output "scheduler_job_names" {
+  description = "Cloud Scheduler job names, by schedule key."
+  value       = { for key, job in google_cloud_scheduler_job.this : key => job.name }
+}

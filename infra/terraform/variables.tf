@@ -1,0 +1,253 @@
+variable "project_id" {
+  description = "Google Cloud project to deploy into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project ID (6-30 lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region of the function, its source bucket, image repository and scheduler jobs."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name" {
+  description = "Function name; also the prefix of the service accounts, secrets, bucket and jobs."
+  type        = string
+  default     = "cec-called-routes"
+
+  validation {
+    # Service account IDs are "<name>-build" and must stay within 30 characters.
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name))
+    error_message = "name must be 3-24 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "source_dir" {
+  description = "Repository root holding main.py, requirements.txt and function/. Defaults to two levels above this module."
+  type        = string
+  default     = null
+}
+
+variable "runtime" {
+  description = "Cloud Functions Python runtime."
+  type        = string
+  default     = "python312"
+
+  validation {
+    condition     = can(regex("^python3(1[2-9])$", var.runtime))
+    error_message = "runtime must be python312 or newer."
+  }
+}
+
+variable "caller_auth" {
+  description = "CALLER_AUTH methods the function accepts: any of iam, webhook, api_key. \"none\" is for local runs and cannot be deployed."
+  type        = list(string)
+  default     = ["iam"]
+
+  validation {
+    condition     = length(var.caller_auth) > 0 && alltrue([for m in var.caller_auth : contains(["iam", "webhook", "api_key"], m)])
+    error_message = "caller_auth must list one or more of iam, webhook, api_key (\"none\" is never deployed)."
+  }
+}
+
+variable "public_access" {
+  description = "Grant roles/run.invoker to allUsers so SaaS tools without Google identity can call. Needs caller_auth of webhook and/or api_key only."
+  type        = bool
+  default     = false
+
+  validation {
+    # The function trusts Cloud Run for "iam": with allUsers as invoker that would
+    # accept anyone, so a public function must authenticate every request itself.
+    condition = !var.public_access || (
+      !contains(var.caller_auth, "iam") &&
+      length(setintersection(var.caller_auth, ["webhook", "api_key"])) > 0
+    )
+    error_message = "public_access = true needs caller_auth to contain webhook and/or api_key and not iam."
+  }
+}
+
+variable "invoker_members" {
+  description = "Extra principals granted roles/run.invoker on this function only, e.g. \"serviceAccount:wf@p.iam.gserviceaccount.com\"."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.invoker_members : can(regex("^(user|serviceAccount|group|principal|principalSet):", m))])
+    error_message = "invoker_members must be IAM members such as serviceAccount:..., user:..., group:...; use public_access for allUsers."
+  }
+}
+
+variable "cec_base_url" {
+  description = "Base URL of the tenant's CEC API (CEC_BASE_URL), e.g. https://service.besclouds.com."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^\\s/]+(/\\S*)?$", var.cec_base_url))
+    error_message = "cec_base_url must be an https:// URL."
+  }
+}
+
+variable "cec_token_url" {
+  description = "tokenByAkSk URL (CEC_TOKEN_URL); null derives it from cec_base_url."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cec_token_url == null || can(regex("^https://[^\\s/]+(/\\S*)?$", var.cec_token_url))
+    error_message = "cec_token_url must be an https:// URL or null."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "request_budget_seconds" {
+  description = "REQUEST_BUDGET_SECONDS: time one request may spend on upstream calls and retries."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.request_budget_seconds > 0 && var.request_budget_seconds <= 3000
+    error_message = "request_budget_seconds must be in (0, 3000]."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Function timeout; must leave room above request_budget_seconds to answer."
+  type        = number
+  default     = 60
+
+  validation {
+    # The function must be able to answer (207/504 with details) before the
+    # platform kills the request, so the platform timeout sits above the budget.
+    condition     = var.timeout_seconds >= var.request_budget_seconds + 5 && var.timeout_seconds <= 3600
+    error_message = "timeout_seconds must be at least request_budget_seconds + 5 and at most 3600."
+  }
+}
+
+variable "available_memory" {
+  description = "Memory of one instance, e.g. 256Mi."
+  type        = string
+  default     = "256Mi"
+}
+
+variable "available_cpu" {
+  description = "vCPUs of one instance; null lets Cloud Functions derive it from memory. Concurrency above 1 needs at least 1."
+  type        = string
+  default     = null
+}
+
+variable "max_instance_request_concurrency" {
+  description = "Concurrent requests one instance serves."
+  type        = number
+  default     = 1
+
+  validation {
+    condition = var.max_instance_request_concurrency >= 1 && var.max_instance_request_concurrency <= 1000 && (
+      var.max_instance_request_concurrency == 1 || try(tonumber(var.available_cpu) >= 1, false)
+    )
+    error_message = "max_instance_request_concurrency must be 1-1000, and above 1 only with available_cpu >= 1."
+  }
+}
+
+variable "min_instance_count" {
+  description = "Instances kept warm (0 keeps cost at zero when idle)."
+  type        = number
+  default     = 0
+}
+
+variable "max_instance_count" {
+  description = "Upper bound on instances; caps the load this function can put on the CEC API."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_instance_count >= 1 && var.max_instance_count <= 100
+    error_message = "max_instance_count must be 1-100."
+  }
+}
+
+variable "ingress_settings" {
+  description = "ALLOW_ALL (callers on the internet, authenticated by IAM/webhook/API key), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  type        = string
+  default     = "ALLOW_ALL"
+
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress_settings)
+    error_message = "ingress_settings must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "extra_environment_variables" {
+  description = "Tuning variables read by the function (e.g. CEC_TIMEOUT_SECONDS, MAX_DNIDS). Never secrets: those go to Secret Manager."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    # Plain-text credentials would land in Terraform state and in the function's
+    # configuration; the module-managed ones would be silently overridden.
+    condition = length(setintersection(keys(var.extra_environment_variables), [
+      "CEC_APP_KEY", "CEC_APP_SECRET", "API_KEYS", "WEBHOOK_SECRET",
+      "CALLER_AUTH", "CEC_BASE_URL", "CEC_TOKEN_URL", "CEC_CREDENTIALS_SECRET", "API_KEYS_SECRET",
+      "REQUEST_BUDGET_SECONDS", "GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "LOG_LEVEL", "SECRET_MANAGER_ENDPOINT",
+    ])) == 0
+    error_message = "extra_environment_variables must not set secrets (CEC_APP_KEY, CEC_APP_SECRET, API_KEYS, WEBHOOK_SECRET) or variables this module manages."
+  }
+}
+
+variable "schedules" {
+  description = "Cloud Scheduler jobs: name => { schedule (cron), time_zone, dnids }."
+  type = map(object({
+    schedule    = string
+    time_zone   = optional(string, "Etc/UTC")
+    dnids       = list(number)
+    description = optional(string, "Deletes CEC called routes")
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, s in var.schedules : can(regex("^[a-z0-9-]{1,30}$", k)) && length(s.dnids) > 0])
+    error_message = "schedule keys must be 1-30 lowercase letters, digits or hyphens, and each needs at least one dnid."
+  }
+
+  validation {
+    # Cloud Scheduler authenticates with an OIDC token only; without "iam" in
+    # caller_auth (or on a public function) every run would get 401.
+    condition     = length(var.schedules) == 0 || (contains(var.caller_auth, "iam") && !var.public_access)
+    error_message = "schedules need caller_auth to contain iam and public_access = false."
+  }
+}
+
+variable "scheduler_retry" {
+  description = "Retry policy of the scheduler jobs; any non-2xx answer (and a timeout) is retried."
+  type = object({
+    retry_count          = optional(number, 3)
+    min_backoff_duration = optional(string, "30s")
+    max_backoff_duration = optional(string, "600s")
+    max_doublings        = optional(number, 3)
+  })
+  default = {}
+
+  validation {
+    condition     = var.scheduler_retry.retry_count >= 0 && var.scheduler_retry.retry_count <= 5
+    error_message = "scheduler_retry.retry_count must be 0-5."
+  }
+}
+
+variable "labels" {
+  description = "Labels on every resource that takes them."
+  type        = map(string)
+  default     = {}
+}

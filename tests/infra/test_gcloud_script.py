@@ -1,0 +1,171 @@
+"""infra/gcloud/deploy.sh: shellcheck-clean, and its --dry-run output says the right things."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from function.settings import Settings
+
+from ._infra import DEPLOY_SH, ROOT, search, tool
+
+BASE = ["--project", "my-proj-123", "--cec-base-url", "https://service.example.com"]
+RUNTIME_SA = "cec-called-routes-fn@my-proj-123.iam.gserviceaccount.com"
+
+
+def dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A gcloud that leaves a mark if anything calls it: a dry run must not.
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "gcloud").write_text(f"#!/bin/sh\ntouch {tmp_path}/gcloud-called\nexit 1\n")
+    (fake / "gcloud").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(DEPLOY_SH), *args, "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert not (tmp_path / "gcloud-called").exists(), "--dry-run ran gcloud"
+    return result
+
+
+def commands(output: str, prefix: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(prefix)]
+
+
+def test_shellcheck_is_clean() -> None:
+    shellcheck = tool("SHELLCHECK_BIN", "shellcheck", "apt-get install -y shellcheck")
+    result = subprocess.run([shellcheck, "-x", str(DEPLOY_SH)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_script_is_strict_and_executable() -> None:
+    text = DEPLOY_SH.read_text(encoding="utf-8")
+    assert "set -euo pipefail" in text.splitlines()[:10]
+    assert os.access(DEPLOY_SH, os.X_OK)
+
+
+def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
+    result = dry_run(tmp_path, *BASE)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    (deploy,) = commands(out, "gcloud functions deploy ")
+    assert "--entry-point=delete_called_route" in deploy
+    assert "--no-allow-unauthenticated" in deploy and "--gen2" in deploy
+    assert re.search(r"--runtime=python3(1[2-9])\b", deploy)
+    assert f"--service-account={RUNTIME_SA}" in deploy
+    assert "allUsers" not in out and "allAuthenticatedUsers" not in out
+    assert "--set-secrets" not in deploy
+
+    # Every variable it sets is one the code reads.
+    env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1)
+    names = {pair.split("=", 1)[0] for pair in env.split(";")}
+    aliases = {f.alias for f in Settings.model_fields.values() if f.alias} | {"GOOGLE_CLOUD_PROJECT"}
+    assert names <= aliases, names - aliases
+    assert {
+        "CALLER_AUTH",
+        "CEC_BASE_URL",
+        "CEC_CREDENTIALS_SECRET",
+        "REQUEST_BUDGET_SECONDS",
+        "GOOGLE_CLOUD_PROJECT",
+    } <= names
+    assert "CALLER_AUTH=iam;" in env
+
+    # The runtime account may read exactly the credentials secret.
+    bindings = commands(out, "gcloud secrets add-iam-policy-binding ")
+    assert len(bindings) == 1 and "cec-called-routes-cec-credentials " in bindings[0]
+    assert f"--member=serviceAccount:{RUNTIME_SA}" in bindings[0]
+    assert "--role=roles/secretmanager.secretAccessor" in bindings[0]
+    assert (
+        "CEC_CREDENTIALS_SECRET=projects/my-proj-123/secrets/cec-called-routes-cec-credentials/versions/latest" in env
+    )
+
+
+def test_dry_run_is_idempotent_by_construction(tmp_path: Path) -> None:
+    out = dry_run(tmp_path, *BASE).stdout.splitlines()
+    creates = [i for i, line in enumerate(out) if re.match(r"gcloud \S+( \S+)? create ", line)]
+    assert len(creates) >= 5
+    for index in creates:
+        assert out[index - 1].startswith("# unless this succeeds: ") and " describe " in out[index - 1], out[index]
+
+
+def test_source_object_is_named_by_the_hash_of_the_deployable_files(tmp_path: Path) -> None:
+    files = sorted(
+        [
+            "main.py",
+            "requirements.txt",
+            *(str(p.relative_to(ROOT)) for p in (ROOT / "function").rglob("*.py") if "__pycache__" not in p.parts),
+        ]
+    )
+    listing = "".join(f"{hashlib.sha256((ROOT / f).read_bytes()).hexdigest()}  {f}\n" for f in files)
+    digest = hashlib.sha256(listing.encode()).hexdigest()[:16]
+    out = dry_run(tmp_path, *BASE).stdout
+    assert f"--source=gs://my-proj-123-cec-called-routes-src/source/cec-called-routes-{digest}.zip" in out
+    (zip_line,) = commands(out, "# zip ")
+    zipped = zip_line.removeprefix("# zip ").split(" -> ")[0].split()
+    assert zipped == files
+    assert not [f for f in zipped if f.startswith(("tests/", "cec_sim/", "infra/", "scripts/"))]
+
+
+def test_public_webhook_mode_mounts_the_secret_and_grants_all_users(tmp_path: Path) -> None:
+    result = dry_run(tmp_path, *BASE, "--caller-auth", "webhook,api_key", "--public")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    (deploy,) = commands(out, "gcloud functions deploy ")
+    assert "--set-secrets=WEBHOOK_SECRET=cec-called-routes-webhook-secret:latest" in deploy
+    assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest" in deploy
+    bound = {line.split()[3] for line in commands(out, "gcloud secrets add-iam-policy-binding ")}
+    assert bound == {
+        "cec-called-routes-cec-credentials",
+        "cec-called-routes-api-keys",
+        "cec-called-routes-webhook-secret",
+    }
+    assert any("--member=allUsers" in line for line in commands(out, "gcloud functions add-invoker-policy-binding "))
+
+
+def test_schedule_uses_oidc_with_the_function_uri_as_audience(tmp_path: Path) -> None:
+    result = dry_run(tmp_path, *BASE, "--schedule", "0 3 * * *", "--dnids", "4001,4002", "--timeout", "60")
+    assert result.returncode == 0, result.stderr
+    (job,) = commands(result.stdout, "gcloud scheduler jobs create http ")
+    uri = search(r"--uri=(\S+)", job).group(1)
+    assert f"--oidc-token-audience={uri}" in job
+    assert "--oidc-service-account-email=cec-called-routes-inv@my-proj-123.iam.gserviceaccount.com" in job
+    assert """'--message-body={"dnids":[4001,4002]}'""" in job
+    assert int(search(r"--attempt-deadline=(\d+)s", job).group(1)) > 60
+    assert "--headers=Content-Type=application/json" in job
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--caller-auth", "iam", "--public"], "cannot be combined with caller-auth iam"),
+        (["--caller-auth", "iam,webhook", "--public"], "cannot be combined with caller-auth iam"),
+        (["--caller-auth", "none"], "never deployed"),
+        (["--caller-auth", "webhook", "--schedule", "0 3 * * *", "--dnids", "1"], "needs caller-auth iam"),
+        (["--schedule", "0 3 * * *"], "--dnids"),
+        (["--request-budget", "40", "--timeout", "30"], "--timeout must be at least"),
+    ],
+)
+def test_unsafe_or_broken_combinations_are_refused_before_any_command(
+    tmp_path: Path, args: list[str], complaint: str
+) -> None:
+    result = dry_run(tmp_path, *BASE, *args)
+    assert result.returncode == 2
+    assert complaint in result.stderr
+    assert result.stdout == ""
+
+
+def test_secret_names_match_the_terraform_module() -> None:
+    main_tf = (ROOT / "infra" / "terraform" / "main.tf").read_text(encoding="utf-8")
+    script = DEPLOY_SH.read_text(encoding="utf-8")
+    for suffix in ("-cec-credentials", "-api-keys", "-webhook-secret", "-images", "-src"):
+        assert f'{suffix}"' in main_tf or f"{suffix}\n" in main_tf, suffix
+        assert suffix in script, suffix
