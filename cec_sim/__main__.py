@@ -25,10 +25,14 @@ def main() -> None:
     parser.add_argument("--secrets-port", type=int, default=8091)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every CEC API call")
     parser.add_argument("--secrets-latency-ms", type=float, default=0.0, help="added to every secret read")
+    parser.add_argument(
+        "--keep-routes", action="store_true", help="answer deletions as done but keep the routes (benchmarks)"
+    )
     args = parser.parse_args()
 
     cec = start_cec(args.cec_port)
     cec.httpd.state.config.latency = args.latency_ms / 1000  # type: ignore[attr-defined]
+    cec.httpd.state.config.keep_routes = args.keep_routes  # type: ignore[attr-defined]
     secrets = start_secret_manager(args.secrets_port)
     state = secrets.httpd.state  # type: ignore[attr-defined]
     state.latency = args.secrets_latency_ms / 1000

@@ -38,6 +38,8 @@ class SimConfig:
     # Tokens live as long as X-Token-Expire asks unless this overrides it.
     token_lifetime: int | None = None
     token_prefix: str = "sim-token-"
+    # Benchmarks: report deletions but keep the routes, so every request finds them.
+    keep_routes: bool = False
 
 
 @dataclass
@@ -197,7 +199,7 @@ class CecHandler(BaseHandler):
         if len(parts) > MAX_DNIDS_PER_CALL:
             return Reply(200, _envelope("1", f"dnids exceeds {MAX_DNIDS_PER_CALL}"))
         numbers = [int(p) for p in parts if p.isdigit()]
-        deleted, refused = self.state.store.delete(numbers)
+        deleted, refused = self.state.store.delete(numbers, keep=self.state.config.keep_routes)
         cfg = self.state.config
         if not deleted and not refused:
             return Reply(200, _envelope(cfg.failed_return_code, "data not exist"))

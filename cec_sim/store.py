@@ -103,8 +103,11 @@ class RouteStore:
         with self._lock:
             return self._routes.get(dnid)
 
-    def delete(self, dnids: list[int]) -> tuple[list[Route], list[Route]]:
-        """Delete what can be deleted; return (deleted, refused). Unknown dnids are neither."""
+    def delete(self, dnids: list[int], *, keep: bool = False) -> tuple[list[Route], list[Route]]:
+        """Delete what can be deleted; return (deleted, refused). Unknown dnids are neither.
+
+        ``keep`` answers as if deleted but keeps the routes, so that a benchmark can
+        send the same request over and over."""
         deleted: list[Route] = []
         refused: list[Route] = []
         with self._lock:
@@ -113,8 +116,9 @@ class RouteStore:
                 if route is None:
                     continue
                 if route.deletable:
-                    deleted.append(self._routes.pop(dnid))
-                    self.deleted_log.append(dnid)
+                    deleted.append(route if keep else self._routes.pop(dnid))
+                    if not keep:
+                        self.deleted_log.append(dnid)
                 else:
                     refused.append(route)
         return deleted, refused
