@@ -276,6 +276,9 @@ class CecHandler(BaseHandler):
                 added = state.store.add_many(int(data.get("count", 0)), int(data.get("start", 100000)))
                 return Reply(200, {"added": len(added)})
             return Reply(200, {"routes": [r.as_record() for r in state.store.all()]})
+        if path == "/_sim/routes/update" and method == "POST":
+            route = state.store.update(int(data.get("dnid", 0)), dict(data.get("changes", {})))
+            return Reply(200 if route else 404, {"route": route.as_record() if route else None})
         if path == "/_sim/deleted":
             return Reply(200, {"deleted": list(state.store.deleted_log)})
         if path == "/_sim/tokens":

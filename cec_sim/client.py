@@ -48,6 +48,9 @@ class SimulatorControl:
     def add_routes(self, count: int, start: int) -> None:
         self._post("/_sim/routes", {"count": count, "start": start})
 
+    def update_route(self, dnid: int, **changes: Any) -> None:
+        self._post("/_sim/routes/update", {"dnid": dnid, "changes": changes})
+
     def deleted(self) -> list[int]:
         deleted: list[int] = self._get("/_sim/deleted")["deleted"]
         return deleted

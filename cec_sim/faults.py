@@ -27,6 +27,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     return_code: str | None = None
     description: str = "injected failure"
+    # Answer exactly this JSON body (with ``status``, default 200).
+    json: Any = None
     # Apply the real operation first and spoil only its answer: the caller cannot
     # tell whether the operation happened.
     after_action: bool = False

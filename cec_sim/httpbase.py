@@ -73,7 +73,9 @@ class BaseHandler(BaseHTTPRequestHandler):
         headers = dict(fault.headers)
         body: Any = normal.body if normal else {"returnCode": "0", "description": "ok"}
         raw: bytes | None = None
-        if fault.return_code is not None:
+        if fault.json is not None:
+            body = fault.json
+        elif fault.return_code is not None:
             body = {"returnCode": fault.return_code, "description": fault.description}
         elif fault.body == "html":
             raw, headers["Content-Type"] = HTML_PAGE, "text/html"

@@ -34,7 +34,12 @@ class Route:
         return self.editable not in UNDELETABLE
 
     def as_record(self) -> dict[str, Any]:
-        return asdict(self)
+        record = asdict(self)
+        # The official example spells it mediatypeId, the request docs mediaTypeId:
+        # every fifth record uses the other spelling so clients must read both.
+        if self.dnid % 5 == 0:
+            record["mediaTypeId"] = record.pop("mediatypeId")
+        return record
 
 
 def _seed_routes() -> list[Route]:
@@ -94,6 +99,16 @@ class RouteStore:
                     str(1140000000000000000 + dnid), dnid, f"5{dnid:09d}", "", 1, 1, "bulkQueue", 5, "0"
                 )
             return dnids
+
+    def update(self, dnid: int, changes: dict[str, Any]) -> Route | None:
+        """Change fields of one route (e.g. editable), for tests of protected routes."""
+        with self._lock:
+            route = self._routes.get(dnid)
+            if route is not None:
+                for name, value in changes.items():
+                    if name in Route.__dataclass_fields__ and name not in ("dnid", "id"):
+                        setattr(route, name, value)
+            return route
 
     def all(self) -> list[Route]:
         with self._lock:

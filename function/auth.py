@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -26,6 +27,12 @@ NONE_WARNING = (
     "CALLER_AUTH=none: this function accepts requests from anyone."
     " Use it only for local runs, never for a deployed function."
 )
+
+
+@dataclass(frozen=True)
+class Caller:
+    method: str  # the CALLER_AUTH method that accepted the request
+    scope: str  # tells callers apart without revealing a credential
 
 
 def _digest(value: str) -> bytes:
@@ -59,19 +66,23 @@ class CallerAuthenticator:
         if "webhook" in self.methods and settings.webhook_secret is not None:
             self._webhook = Webhook(settings.webhook_secret.get_secret_value())
 
-    def authenticate(self, headers: HeaderLookup, body: bytes, deadline: Deadline) -> str:
-        """The name of the method that accepted the request; raises Unauthenticated."""
+    def authenticate(self, headers: HeaderLookup, body: bytes, deadline: Deadline) -> Caller:
+        """Who is calling, by the first method that accepts the request; raises Unauthenticated."""
         reasons: list[str] = []
         for method in self.methods:
             if method in ("iam", "none"):
                 if method == "none":
                     log.event(30, NONE_WARNING)
-                return method
-            reason = (
-                self._check_api_key(headers, deadline) if method == "api_key" else self._check_webhook(headers, body)
-            )
-            if reason is None:
-                return method
+                return Caller(method, method)
+            if method == "api_key":
+                reason = self._check_api_key(headers, deadline)
+                if reason is None:
+                    # A digest prefix tells keys apart (for idempotency scopes) without revealing them.
+                    return Caller(method, "api_key:" + _digest((headers.get(API_KEY_HEADER) or "").strip()).hex()[:16])
+            else:
+                reason = self._check_webhook(headers, body)
+                if reason is None:
+                    return Caller(method, "webhook")
             reasons.append(reason)
         raise Unauthenticated("; ".join(reasons) + ".")
 

@@ -39,6 +39,10 @@ class CecClient:
         """Call deleteCalledRoute with the wire form of dnids; return the parsed 200 body."""
         return self._call(DELETE_PATH, "delete", {"dnids": dnids}, deadline)
 
+    def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+        """Call queryCalledRoute with ``body`` (filters, limit, offset); return the parsed 200 body."""
+        return self._call(QUERY_PATH, "query", body, deadline)
+
     def _call(self, path: str, stage: str, body: dict[str, Any], deadline: Deadline) -> Any:
         response, token = self._send(path, stage, body, deadline)
         if response.status_code in AUTH_STATUSES:

@@ -1,17 +1,22 @@
-"""The dnid parser: every accepted spelling of "which routes" becomes one list of strings.
+"""Parsers for the number selectors, ``dnids`` and ``ids``: every accepted spelling
+becomes one list of unique strings.
 
-Kept free of pydantic and Flask so that it can be tested on its own (property tests
-in tests/test_dnids.py) and reused by the request model.
+Kept free of pydantic and Flask so that they can be tested on their own (property
+tests in tests/test_dnids.py) and reused by the request model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # dnids are small configuration numbers; called-route record ids are 19-digit
 # snowflake-style keys. Anything this long is an id pasted into the wrong field.
 ID_LENGTH = 19
 MAX_DNID_DIGITS = 18
+# Record ids seen are 19 digits; allow some room either way, and call anything
+# short a dnid, since that is what it almost surely is.
+MIN_ID_DIGITS, MAX_ID_DIGITS = 12, 24
 _SHOWN = 24
 
 
@@ -43,8 +48,8 @@ def _check_digits(text: str, where: str) -> str | None:
     if len(text) == ID_LENGTH:
         return (
             f"{where} ({text}) has 19 digits: that is a called-route id, not a dnid."
-            " deleteCalledRoute takes dnids, the small configuration numbers"
-            " (1, 2, 3 ...) shown as dnid by queryCalledRoute"
+            " dnids are the small configuration numbers (1, 2, 3 ...) shown as dnid by"
+            ' queryCalledRoute; to delete by record id, send it as "ids" instead'
         )
     if len(text) > MAX_DNID_DIGITS:
         return f"{where} has {len(text)} digits; a dnid is a small positive integer"
@@ -73,20 +78,34 @@ def _kind(item: object) -> str | None:
     return type(item).__name__
 
 
-def _entries(value: object) -> list[tuple[str, str, object]]:
+def _check_id(text: str, where: str) -> str | None:
+    """The error for one trimmed record id, or None when it looks like one."""
+    if not text:
+        return f"{where} is empty"
+    if not (text.isascii() and text.isdigit()):
+        return f"{where} ({_shown(text)}) is not a record id (a string of digits)"
+    if len(text) < MIN_ID_DIGITS:
+        return f'{where} ({text}) is too short for a record id: it looks like a dnid; send it as "dnids"'
+    if len(text) > MAX_ID_DIGITS:
+        return f"{where} has {len(text)} digits; record ids have 19"
+    return None
+
+
+def _entries(value: object, field: str, noun: str, example: str) -> list[tuple[str, str, object]]:
     """(JSON pointer, how to name it in a message, the item) for each entry."""
+    pointer = f"/{field}"
     if isinstance(value, str):
         if not value.strip():
-            raise DnidsInvalid([DnidError("/dnids", "is empty; give at least one dnid")])
+            raise DnidsInvalid([DnidError(pointer, f"is empty; give at least one {noun}")])
         return [
-            ("/dnids", f"item {position} of the comma-separated string", raw)
+            (pointer, f"item {position} of the comma-separated string", raw)
             for position, raw in enumerate(value.split(","), start=1)
         ]
     if isinstance(value, list):
         if not value:
-            raise DnidsInvalid([DnidError("/dnids", "is an empty list; give at least one dnid")])
-        return [(f"/dnids/{index}", f"entry {index}", item) for index, item in enumerate(value)]
-    raise DnidsInvalid([DnidError("/dnids", 'must be a comma-separated string ("1,2") or a list of dnids ([1, 2])')])
+            raise DnidsInvalid([DnidError(pointer, f"is an empty list; give at least one {noun}")])
+        return [(f"{pointer}/{index}", f"entry {index}", item) for index, item in enumerate(value)]
+    raise DnidsInvalid([DnidError(pointer, f"must be a comma-separated string or a list of {noun}s ({example})")])
 
 
 def parse_dnids(value: object, max_count: int) -> list[str]:
@@ -95,19 +114,36 @@ def parse_dnids(value: object, max_count: int) -> list[str]:
     Accepts the API's own comma-separated string ("1, 2") or a JSON list of
     integers and digit strings. Raises DnidsInvalid listing every bad entry.
     """
+    entries = _entries(value, "dnids", "dnid", '"1,2" or [1, 2]')
+    return _parse(entries, "dnids", _check_digits, _canonical, max_count)
+
+
+def parse_ids(value: object, max_count: int) -> list[str]:
+    """Normalise ``value`` to unique record-id strings (digits) in first-seen order."""
+    entries = _entries(value, "ids", "record id", '["1127983948544239618"]')
+    return _parse(entries, "ids", _check_id, str, max_count)
+
+
+def _parse(
+    entries: list[tuple[str, str, object]],
+    field: str,
+    check: Callable[[str, str], str | None],
+    canonical: Callable[[str], str],
+    max_count: int,
+) -> list[str]:
     errors: list[DnidError] = []
     seen: dict[str, None] = {}
-    for pointer, where, item in _entries(value):
+    for pointer, where, item in entries:
         kind = _kind(item)
         if kind is not None:
             errors.append(DnidError(pointer, f"{where} is {kind}; give a positive integer or a digit string"))
         else:
             text = item.strip() if isinstance(item, str) else str(item)
-            problem = _check_digits(text, where)
+            problem = check(text, where)
             if problem:
                 errors.append(DnidError(pointer, problem))
             elif not errors:
-                seen.setdefault(_canonical(text), None)
+                seen.setdefault(canonical(text), None)
         if len(errors) >= 20:
             break  # enough to fix; do not build a huge error document for a huge bad body
 
@@ -115,7 +151,7 @@ def parse_dnids(value: object, max_count: int) -> list[str]:
         raise DnidsInvalid(errors)
     if len(seen) > max_count:
         raise DnidsInvalid(
-            [DnidError("/dnids", f"has {len(seen)} distinct dnids; at most {max_count} per request (MAX_DNIDS)")]
+            [DnidError(f"/{field}", f"has {len(seen)} distinct entries; at most {max_count} per request (MAX_DNIDS)")]
         )
     return list(seen)
 

@@ -7,6 +7,7 @@ problem details; anything else is caught here and becomes a JSON 500.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -32,8 +33,9 @@ from function.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from function.models import DeleteRequest, Problem, validation_errors
-from function.service import delete_routes
+from function.idempotency import StoredAnswer, key_from_headers
+from function.models import DeleteRequest, DeleteResult, Problem, RouteResult, validation_errors
+from function.service import execute
 from function.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -125,32 +127,78 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     deadline = Deadline(settings.request_budget_seconds)
 
     body = _read_body(request)
-    summary["auth"] = rt.authenticator.authenticate(request.headers, body, deadline)
+    caller = rt.authenticator.authenticate(request.headers, body, deadline)
+    summary["auth"] = caller.method
     _check_content_type(request.headers.get("Content-Type"))
     document = _parse_json(body)
+    parsed = _validate(document, settings.max_dnids)
+    summary.update(selector=_selector(parsed), dryRun=parsed.dry_run)
+
+    claimed: str | None = None
+    key = None if parsed.dry_run else key_from_headers(request.headers)
+    if key is not None and rt.idempotency is not None:
+        claimed = rt.idempotency.scoped(caller.scope, key[1])
+        stored = rt.idempotency.begin(claimed, _fingerprint(document))
+        summary["idempotencyKeyFrom"] = key[0]
+        if stored is not None:
+            summary["idempotentReplay"] = True
+            response = flask.Response(stored.body, stored.status, mimetype="application/json")
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
     try:
-        parsed = DeleteRequest.model_validate(document, context={"max_dnids": settings.max_dnids})
+        answer = execute(
+            rt.client,
+            parsed,
+            batch_size=settings.cec_batch_size,
+            max_lookup_records=settings.cec_max_lookup_records,
+            max_dnids=settings.max_dnids,
+            deadline=deadline,
+            request_id=request_id,
+        )
+    except BaseException:
+        if claimed is not None and rt.idempotency is not None:
+            rt.idempotency.abandon(claimed)  # a retry must run again, not replay a failure
+        raise
+    payload = answer.body.model_dump_json(by_alias=True, exclude_none=True).encode()
+    if claimed is not None and rt.idempotency is not None:
+        rt.idempotency.finish(claimed, StoredAnswer(answer.http_status, payload))
+    result = answer.body
+    summary.update(outcome=result.status, dnidCount=len(result.dnids))
+    if isinstance(result, DeleteResult):
+        summary.update(
+            deletedCount=len(result.deleted),
+            failedCount=len(result.failed),
+            batchCount=len(result.batches),
+        )
+        if result.results is not None:
+            summary["outcomes"] = _count_outcomes(result.results)
+    return flask.Response(payload, answer.http_status, mimetype="application/json")
+
+
+def _validate(document: Any, max_dnids: int) -> DeleteRequest:
+    try:
+        return DeleteRequest.model_validate(document, context={"max_dnids": max_dnids})
     except ValidationError as exc:
         errors = validation_errors(exc)
         detail = "; ".join(f"{e.pointer or 'body'}: {e.detail}" for e in errors[:3])
         raise InvalidRequest(detail, errors=[e.model_dump(by_alias=True) for e in errors]) from None
 
-    summary["dnidCount"] = len(parsed.dnids)
-    outcome = delete_routes(
-        rt.client,
-        parsed.dnids,
-        batch_size=settings.cec_batch_size,
-        deadline=deadline,
-        request_id=request_id,
-    )
-    result = outcome.result
-    summary.update(
-        outcome=result.status,
-        deletedCount=len(result.deleted),
-        failedCount=len(result.failed),
-        batchCount=len(result.batches),
-    )
-    return flask.Response(result.model_dump_json(by_alias=True), outcome.http_status, mimetype="application/json")
+
+def _selector(request: DeleteRequest) -> str:
+    return "dnids" if request.dnids is not None else "ids" if request.ids is not None else "routes"
+
+
+def _fingerprint(document: Any) -> str:
+    # The parsed body, so that a redelivery with other whitespace or key order matches.
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _count_outcomes(results: list[RouteResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for route in results:
+        counts[route.outcome] = counts.get(route.outcome, 0) + 1
+    return counts
 
 
 def _read_body(request: flask.Request) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -9,14 +10,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from function.dnids import DnidsInvalid, parse_dnids
+from function.dnids import DnidsInvalid, parse_dnids, parse_ids
 
 DEFAULT_MAX_DNIDS = 10000
 
@@ -42,55 +45,186 @@ _DNIDS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _validate_dnids(value: object, info: ValidationInfo) -> list[str]:
-    max_count = DEFAULT_MAX_DNIDS
-    if isinstance(info.context, dict):
-        max_count = int(info.context.get("max_dnids", DEFAULT_MAX_DNIDS))
-    try:
-        return parse_dnids(value, max_count)
-    except DnidsInvalid as exc:
-        raise PydanticCustomError(
-            "dnids_invalid",
-            "{summary}",
-            {"summary": str(exc), "entries": [(e.pointer, e.detail) for e in exc.errors]},
-        ) from None
+_IDS_SCHEMA: dict[str, Any] = {
+    "description": (
+        "The routes to delete, by record id (the 19-digit id that queryCalledRoute and"
+        " deleteCalledRoute return): a comma-separated string or a list of digit strings."
+    ),
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*[0-9]+\s*(,\s*[0-9]+\s*)*$"},
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"anyOf": [{"type": "string", "pattern": r"^\s*[0-9]+\s*$"}, {"type": "integer", "minimum": 1}]},
+        },
+    ],
+}
+
+
+def _number_validator(parse: Callable[[object, int], list[str]]) -> Callable[[object, ValidationInfo], list[str]]:
+    def validate(value: object, info: ValidationInfo) -> list[str]:
+        max_count = DEFAULT_MAX_DNIDS
+        if isinstance(info.context, dict):
+            max_count = int(info.context.get("max_dnids", DEFAULT_MAX_DNIDS))
+        try:
+            return parse(value, max_count)
+        except DnidsInvalid as exc:
+            raise PydanticCustomError(
+                "dnids_invalid",
+                "{summary}",
+                {"summary": str(exc), "entries": [(e.pointer, e.detail) for e in exc.errors]},
+            ) from None
+
+    return validate
 
 
 class _Model(BaseModel):
+    # Answers are serialised without null fields: an absent field means unknown or
+    # not applicable (see function/handler.py).
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class DeleteRequest(_Model):
-    """Body of ``POST /``."""
+class _Input(BaseModel):
+    # Only the documented (camelCase) spellings are accepted, and nothing else.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"dnids": "1,2"}]})
 
-    dnids: Annotated[list[str], BeforeValidator(_validate_dnids), WithJsonSchema(_DNIDS_SCHEMA, mode="validation")]
+class RouteSelector(_Input):
+    """A hotline: every route of an access code, or the one with the given extension."""
+
+    access_code: str = Field(min_length=1, max_length=32, pattern=r"^\S+$", examples=["9911411"])
+    ext_code: str | None = Field(
+        default=None,
+        max_length=12,
+        pattern=r"^\S*$",
+        description='Omitted: every extension of the access code. "": the bare access code only.',
+    )
+
+
+DnidList = Annotated[
+    list[str], BeforeValidator(_number_validator(parse_dnids)), WithJsonSchema(_DNIDS_SCHEMA, mode="validation")
+]
+IdList = Annotated[
+    list[str], BeforeValidator(_number_validator(parse_ids)), WithJsonSchema(_IDS_SCHEMA, mode="validation")
+]
+
+
+class DeleteRequest(_Input):
+    """Body of ``POST /``: exactly one selector (dnids, ids or routes), optionally a dry run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"dnids": "1,2"},
+                {"ids": ["1127983948544239618"]},
+                {"routes": [{"accessCode": "9911411"}], "dryRun": True},
+            ],
+            "oneOf": [{"required": ["dnids"]}, {"required": ["ids"]}, {"required": ["routes"]}],
+        }
+    )
+
+    dnids: DnidList | None = None
+    ids: IdList | None = None
+    routes: Annotated[list[RouteSelector], Field(min_length=1, max_length=1000)] | None = None
+    dry_run: StrictBool = Field(
+        default=False, description="Return the plan (what would be deleted) and delete nothing."
+    )
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> DeleteRequest:
+        given = [name for name in ("dnids", "ids", "routes") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "one_selector",
+                "give exactly one of dnids, ids or routes" + (f" (this body has {', '.join(given)})" if given else ""),
+            )
+        return self
 
 
 BatchStatus = Literal["deleted", "partial", "failed", "error", "not_sent"]
+RouteOutcomeName = Literal["deleted", "already_absent", "protected", "failed", "not_sent", "unknown"]
 
 
 class BatchResult(_Model):
     """One deleteCalledRoute call (at most CEC_BATCH_SIZE dnids)."""
 
     dnids: list[str]
-    return_code: str | None = Field(description="The API's returnCode; null when the call got no usable answer.")
-    description: str | None = Field(description="The API's description, or why the call failed.")
+    return_code: str | None = Field(default=None, description="The API's returnCode; absent without a usable answer.")
+    description: str | None = Field(default=None, description="The API's description, or why the call failed.")
     status: BatchStatus = Field(
         description="error: the call got no usable answer; not_sent: an earlier batch's error stopped the run."
     )
 
 
+class RouteResult(_Model):
+    """What happened to one requested route."""
+
+    dnid: str | None = None
+    id: str | None = None
+    access_code: str | None = None
+    ext_code: str | None = None
+    outcome: RouteOutcomeName = Field(
+        description=(
+            "deleted: removed by this request; already_absent: did not exist (success: the goal holds);"
+            " protected: marked not deletable (editable 2 or 3); failed: the API refused it;"
+            " not_sent: an earlier batch's error stopped the run; unknown: no answer and no way to check."
+        )
+    )
+    description: str | None = None
+
+
+class NotFound(_Model):
+    """A selector entry that matched no route."""
+
+    dnid: str | None = None
+    id: str | None = None
+    access_code: str | None = None
+    ext_code: str | None = None
+
+
+class Target(_Model):
+    type: Literal["skill_queue", "ivr", "unknown"]
+    id: int | None = None
+    name: str | None = None
+
+
+class PlannedRoute(_Model):
+    dnid: str
+    id: str
+    access_code: str
+    ext_code: str
+    target: Target
+    media_type_id: int | None = None
+    editable: str | None = None
+    deletable: bool = Field(description="False when editable is 2 or 3: such routes are never sent to the API.")
+
+
+class DryRunResult(_Model):
+    """Body of a dry run (200): what a real request would do; nothing was deleted."""
+
+    status: Literal["planned"]
+    dry_run: Literal[True]
+    dnids: list[str] = Field(description="The dnids a real request would send (deletable routes only).")
+    plan: list[PlannedRoute]
+    not_found: list[NotFound]
+    request_id: str
+
+
 class DeleteResult(_Model):
     """Body of a 200 (all deleted), 207 (partial) or 422 (nothing deleted) answer."""
 
-    status: Literal["deleted", "partial", "failed"]
-    dnids: list[str] = Field(description="The normalised dnids of the request, in order.")
+    status: Literal["deleted", "partial", "failed"] = Field(
+        description="deleted: none of the selected routes exists any more; partial: some still do; failed: all do."
+    )
+    dnids: list[str] = Field(description="The dnids sent to the API, in order.")
     deleted: list[str] = Field(description="Route names (accessCode + extCode) the API deleted.")
     failed: list[str] = Field(description="Route names the API reported as not deleted.")
     ids: list[str] = Field(description="Record ids the API returned in data.id.")
     batches: list[BatchResult]
+    results: list[RouteResult] | None = Field(
+        default=None, description="One entry per requested route; present whenever a lookup was made."
+    )
+    not_found: list[NotFound] | None = Field(default=None, description="Selector entries that matched no route.")
     request_id: str
 
 
@@ -123,9 +257,12 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
             ctx = error.get("ctx") or {}
             result.extend(FieldError(pointer=p, detail=d) for p, d in ctx.get("entries", []))
         elif kind == "extra_forbidden":
-            result.append(FieldError(pointer=pointer, detail='unknown field; the body takes only "dnids"'))
+            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else "dnids, ids, routes, dryRun"
+            result.append(FieldError(pointer=pointer, detail=f"unknown field; the accepted ones are {allowed}"))
         elif kind == "missing":
-            result.append(FieldError(pointer=pointer, detail='is required, e.g. {"dnids": "1,2"}'))
+            result.append(FieldError(pointer=pointer, detail="is required"))
+        elif kind == "one_selector":
+            result.append(FieldError(pointer="", detail=error["msg"] + ', e.g. {"dnids": "1,2"}'))
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
             result.append(FieldError(pointer="", detail='the body must be a JSON object, e.g. {"dnids": "1,2"}'))
         else:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from function.models import DeleteRequest, DeleteResult, Problem
+from function.models import DeleteRequest, DeleteResult, DryRunResult, Problem
 
 TITLE = "CEC deleteCalledRoute function"
 VERSION = "1.0.0"
@@ -36,27 +36,65 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.
 
 def build_document() -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [(DeleteRequest, "validation"), (DeleteResult, "serialization"), (Problem, "serialization")],
+        [
+            (DeleteRequest, "validation"),
+            (DeleteResult, "serialization"),
+            (DryRunResult, "serialization"),
+            (Problem, "serialization"),
+        ],
         ref_template="#/components/schemas/{model}",
         by_alias=True,
     )
     delete = {
         "operationId": "deleteCalledRoutes",
-        "summary": "Delete called routes by dnid",
+        "summary": "Delete called routes (or preview the deletion)",
         "description": (
-            "Deletes the called routes with the given dnids in batches of at most CEC_BATCH_SIZE"
-            " and answers with what the CEC API deleted. Authenticate with X-API-Key, Standard"
-            " Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+            "Deletes the called routes selected by dnids, record ids or access code/extension"
+            " (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
+            " happened to each route. With dryRun it only returns the plan. Authenticate with"
+            " X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+            " Idempotency-Key (else webhook-id, else Cloud Scheduler's job name and schedule time)"
+            " replays the first answer of a repeated request."
         ),
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        ],
         "security": [{"apiKey": []}, {}],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeleteRequest"}}},
         },
         "responses": {
-            "200": _result("Every route was deleted."),
+            "200": {
+                "description": "Every selected route is gone (deleted or already absent), or the dry-run plan.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/DeleteResult"},
+                                {"$ref": "#/components/schemas/DryRunResult"},
+                            ]
+                        }
+                    }
+                },
+            },
             "207": _result("Some routes were deleted, some were not."),
-            "422": _result("No route was deleted."),
+            "409": _problem("A request with the same idempotency key is still running.", _RETRY_AFTER),
+            "422": {
+                "description": (
+                    "No route was deleted (a result), or the idempotency key was reused or the"
+                    " selection needs more lookups than allowed (a problem)."
+                ),
+                "content": {
+                    **_result("")["content"],
+                    **_problem("")["content"],
+                },
+            },
             "400": _problem("The body is not valid (see errors)."),
             "401": _problem("The caller is not authenticated."),
             "405": _problem("Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),

@@ -14,6 +14,7 @@ from function.auth import CallerAuthenticator
 from function.cec_client import CecClient
 from function.credentials import CredentialProvider
 from function.errors import NotConfigured
+from function.idempotency import IdempotencyStore
 from function.secret_manager import SecretReader
 from function.settings import Settings, get_settings
 from function.settings import clear_cache as clear_settings_cache
@@ -29,6 +30,7 @@ class Runtime:
     tokens: TokenProvider
     client: CecClient
     transport: Transport
+    idempotency: IdempotencyStore | None
 
 
 _lock = threading.Lock()
@@ -55,6 +57,11 @@ def build(settings: Settings) -> Runtime:
         tokens=tokens,
         client=client,
         transport=transport,
+        idempotency=IdempotencyStore(
+            ttl_seconds=settings.idempotency_ttl_seconds, max_entries=settings.idempotency_max_entries
+        )
+        if settings.idempotency_ttl_seconds > 0
+        else None,
     )
 
 

@@ -1,84 +1,264 @@
-"""Deleting a list of dnids: batches sent one after another, answers merged into one result."""
+"""What a request does: resolve its selector, plan, delete in batches, and say what happened.
+
+The plain ``dnids`` delete is the hot path and costs no lookup. Lookups happen only
+for the other selectors, for dry runs, and after an answer that is not a clean
+"everything deleted" (to turn names and refusals into per-route outcomes).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from function.budget import Deadline
 from function.cec_client import CecClient
 from function.dnids import to_api_form
-from function.errors import FunctionError
-from function.models import BatchResult, DeleteResult
-from function.results import parse_delete_answer
+from function.errors import FunctionError, InvalidRequest
+from function.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
+from function.models import (
+    BatchResult,
+    DeleteRequest,
+    DeleteResult,
+    DryRunResult,
+    NotFound,
+    PlannedRoute,
+    RouteResult,
+    Target,
+)
+from function.outcomes import SUCCESS, RouteOutcome, assign, is_clean
+from function.results import BatchAnswer, parse_delete_answer
 
 HTTP_STATUS = {"deleted": 200, "partial": 207, "failed": 422}
 
 
+class LookupLimitExceeded(FunctionError):
+    status, code, title = 422, "lookup_limit_exceeded", "The selection needs more lookups than allowed"
+
+
 @dataclass(frozen=True)
-class DeleteOutcome:
-    result: DeleteResult
+class Answer:
+    body: DeleteResult | DryRunResult
     http_status: int
 
 
-def delete_routes(
-    client: CecClient, dnids: list[str], *, batch_size: int, deadline: Deadline, request_id: str
-) -> DeleteOutcome:
-    """Delete ``dnids`` in batches of ``batch_size``.
+@dataclass
+class Plan:
+    """The routes a request selects, as far as a lookup could tell."""
 
-    An upstream fault before anything was deleted is raised as the problem it is (so
-    the caller retries the whole request). After some batch deleted routes it is
-    recorded on its batch instead, and the answer is partial: raising would hide
-    deletions that did happen.
-    """
-    batches = [dnids[i : i + batch_size] for i in range(0, len(dnids), batch_size)]
-    results: list[BatchResult] = []
-    deleted: list[str] = []
-    failed: list[str] = []
-    ids: list[str] = []
-    stopped: FunctionError | None = None
+    requested: list[tuple[str, str]]  # ("dnid" | "id" | "record", key) in request order
+    records: dict[str, RouteRecord] = field(default_factory=dict)  # dnid -> record
+    by_id: dict[str, RouteRecord] = field(default_factory=dict)
+    not_found: list[NotFound] = field(default_factory=list)
+    looked_up: bool = False
 
-    for batch in batches:
-        if stopped is not None:
-            results.append(BatchResult(dnids=batch, return_code=None, description=None, status="not_sent"))
-            continue
-        try:
-            answer = parse_delete_answer(client.delete_called_route(to_api_form(batch), deadline))
-        except FunctionError as exc:
-            if not any(r.status in ("deleted", "partial") for r in results):
-                raise
-            stopped = exc
-            results.append(
-                BatchResult(dnids=batch, return_code=None, description=f"{exc.code}: {exc.detail}", status="error")
-            )
-            continue
-        deleted += answer.deleted
-        failed += answer.failed
-        ids += answer.ids
-        results.append(
-            BatchResult(
-                dnids=batch,
-                return_code=answer.return_code,
-                description=answer.description,
-                status=answer.status,
-            )
-        )
+    @property
+    def sendable(self) -> list[str]:
+        if not self.looked_up:
+            return [key for _, key in self.requested]
+        return [dnid for dnid, record in self.records.items() if record.deletable]
 
-    statuses = {r.status for r in results}
-    status: Literal["deleted", "partial", "failed"]
-    if statuses == {"deleted"}:
-        status = "deleted"
-    elif statuses & {"deleted", "partial"}:
-        status = "partial"
-    else:
-        status = "failed"
+
+@dataclass
+class BatchRun:
+    dnids: list[str]
+    answer: BatchAnswer | None = None
+    error: FunctionError | None = None
+
+
+def execute(
+    client: CecClient,
+    request: DeleteRequest,
+    *,
+    batch_size: int,
+    max_lookup_records: int,
+    max_dnids: int,
+    deadline: Deadline,
+    request_id: str,
+) -> Answer:
+    budget = LookupBudget(max_lookup_records)
+    plan = resolve(client, request, budget=budget, deadline=deadline)
+    if len(plan.sendable) > max_dnids:
+        raise InvalidRequest(f"The selection matches {len(plan.sendable)} routes; at most {max_dnids} (MAX_DNIDS).")
+    if request.dry_run:
+        return Answer(dry_run_result(plan, request_id), 200)
+
+    runs = run_batches(client, plan.sendable, batch_size=batch_size, deadline=deadline)
+    outcomes = settle(client, plan, runs, budget=budget, deadline=deadline)
     result = DeleteResult(
-        status=status,
-        dnids=dnids,
-        deleted=deleted,
-        failed=failed,
-        ids=ids,
-        batches=results,
+        status="failed",
+        dnids=plan.sendable,
+        deleted=[name for run in runs if run.answer for name in run.answer.deleted],
+        failed=[name for run in runs if run.answer for name in run.answer.failed],
+        ids=[i for run in runs if run.answer for i in run.answer.ids],
+        batches=[_batch_result(run) for run in runs],
+        results=_route_results(plan, outcomes) if outcomes is not None else None,
+        not_found=plan.not_found if plan.looked_up else None,
         request_id=request_id,
     )
-    return DeleteOutcome(result, HTTP_STATUS[status])
+    result.status = _status(result)
+    return Answer(result, HTTP_STATUS[result.status])
+
+
+def resolve(client: CecClient, request: DeleteRequest, *, budget: LookupBudget, deadline: Deadline) -> Plan:
+    """Turn the selector into a plan; only a dnids delete skips the lookup."""
+    if request.dnids is not None and not request.dry_run:
+        return Plan(requested=[("dnid", d) for d in request.dnids])
+    plan = Plan(requested=[], looked_up=True)
+    if request.dnids is not None or request.ids is not None:
+        by_id = request.ids is not None
+        wanted = request.ids if by_id else request.dnids
+        assert wanted is not None
+        found, complete = find_by(
+            client, (lambda r: r.id) if by_id else (lambda r: r.dnid), wanted, budget=budget, deadline=deadline
+        )
+        _require(complete, budget)
+        for key in wanted:
+            record = found.get(key)
+            plan.requested.append(("id" if by_id else "dnid", key))
+            if record is None:
+                plan.not_found.append(NotFound(id=key) if by_id else NotFound(dnid=key))
+            else:
+                plan.records.setdefault(record.dnid, record)
+                plan.by_id[record.id] = record
+        return plan
+    assert request.routes is not None
+    for selector in request.routes:
+        matches, complete = find_routes(
+            client, selector.access_code, selector.ext_code, budget=budget, deadline=deadline
+        )
+        _require(complete, budget)
+        if not matches:
+            plan.not_found.append(NotFound(access_code=selector.access_code, ext_code=selector.ext_code))
+        for record in matches:
+            if record.dnid not in plan.records:
+                plan.records[record.dnid] = record
+                plan.requested.append(("record", record.dnid))
+    return plan
+
+
+def _require(complete: bool, budget: LookupBudget) -> None:
+    if not complete:
+        raise LookupLimitExceeded(
+            f"Resolving the selection would read more than {budget.max_records} records"
+            " (CEC_MAX_LOOKUP_RECORDS); select by routes with an accessCode, or raise the limit."
+        )
+
+
+def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadline: Deadline) -> list[BatchRun]:
+    """Send the batches one after another. An upstream fault before anything was
+    deleted is raised (the caller retries the whole request); after a deletion it is
+    kept on its batch and the rest are not sent, since raising would hide what was done."""
+    runs = [BatchRun(dnids[i : i + batch_size]) for i in range(0, len(dnids), batch_size)]
+    for index, run in enumerate(runs):
+        try:
+            run.answer = parse_delete_answer(client.delete_called_route(to_api_form(run.dnids), deadline))
+        except FunctionError as exc:
+            if not any(r.answer and r.answer.status in ("deleted", "partial") for r in runs[:index]):
+                raise
+            run.error = exc
+            break
+    return runs
+
+
+def settle(
+    client: CecClient, plan: Plan, runs: list[BatchRun], *, budget: LookupBudget, deadline: Deadline
+) -> dict[str, RouteOutcome] | None:
+    """Per-dnid outcomes, or None on the clean hot path (no lookup made, none needed)."""
+    unclean = [run for run in runs if not is_clean(run.dnids, run.answer)]
+    if not unclean and not plan.looked_up:
+        return None
+    after: dict[str, RouteRecord] | None = None
+    to_check = [d for run in unclean if run.answer is not None or run.error is not None for d in run.dnids]
+    if to_check:
+        try:
+            found, complete = find_by(client, lambda r: r.dnid, to_check, budget=budget, deadline=deadline)
+            after = found if complete else None
+        except FunctionError:
+            after = None  # the outcomes say "unknown" where they cannot be told otherwise
+    outcomes: dict[str, RouteOutcome] = {}
+    for run in runs:
+        error = f"{run.error.code}: {run.error.detail}" if run.error else None
+        outcomes.update(assign(run.dnids, run.answer, error=error, known=plan.records, after=after))
+    if plan.looked_up:
+        for dnid, record in plan.records.items():
+            if not record.deletable:
+                outcomes[dnid] = RouteOutcome("protected", f"editable={record.editable}: never sent to the API")
+    elif after:
+        # The routes that are still there can now be shown with their codes.
+        plan.records.update(after)
+    return outcomes
+
+
+def _route_results(plan: Plan, outcomes: dict[str, RouteOutcome]) -> list[RouteResult]:
+    results: list[RouteResult] = []
+    for kind, key in plan.requested:
+        record = plan.by_id.get(key) if kind == "id" else plan.records.get(key)
+        if record is None and kind == "id":
+            results.append(RouteResult(dnid=None, id=key, access_code=None, ext_code=None, outcome="already_absent"))
+            continue
+        dnid = record.dnid if record is not None else key
+        outcome = outcomes.get(dnid) or RouteOutcome("already_absent")
+        results.append(
+            RouteResult(
+                dnid=dnid,
+                id=record.id if record else None,
+                access_code=record.access_code if record else None,
+                ext_code=record.ext_code if record else None,
+                outcome=outcome.outcome,
+                description=outcome.description,
+            )
+        )
+    return results
+
+
+def _status(result: DeleteResult) -> Literal["deleted", "partial", "failed"]:
+    if result.results is not None:
+        succeeded = [r.outcome in SUCCESS for r in result.results]
+        if all(succeeded):
+            return "deleted"
+        return "partial" if any(succeeded) else "failed"
+    statuses = {b.status for b in result.batches}
+    if statuses == {"deleted"}:
+        return "deleted"
+    return "partial" if statuses & {"deleted", "partial"} else "failed"
+
+
+def _batch_result(run: BatchRun) -> BatchResult:
+    if run.answer is not None:
+        answer = run.answer
+        return BatchResult(
+            dnids=run.dnids, return_code=answer.return_code, description=answer.description, status=answer.status
+        )
+    if run.error is not None:
+        return BatchResult(
+            dnids=run.dnids, return_code=None, description=f"{run.error.code}: {run.error.detail}", status="error"
+        )
+    return BatchResult(dnids=run.dnids, return_code=None, description=None, status="not_sent")
+
+
+def dry_run_result(plan: Plan, request_id: str) -> DryRunResult:
+    planned = [
+        PlannedRoute(
+            dnid=r.dnid,
+            id=r.id,
+            access_code=r.access_code,
+            ext_code=r.ext_code,
+            target=Target(
+                type=DEVICE_TYPES.get(r.devicetype or 0, "unknown"),  # type: ignore[arg-type]
+                id=r.device_id,
+                name=r.device_desc,
+            ),
+            media_type_id=r.media_type_id,
+            editable=r.editable,
+            deletable=r.deletable,
+        )
+        for r in plan.records.values()
+    ]
+    return DryRunResult(
+        status="planned",
+        dry_run=True,
+        dnids=plan.sendable,
+        plan=planned,
+        not_found=plan.not_found,
+        request_id=request_id,
+    )

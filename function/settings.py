@@ -89,6 +89,15 @@ class Settings(BaseModel):
         description="Time budget of one request, all upstream calls and retries included.",
     )
     max_dnids: int = Field(default=10000, ge=1, le=100000, alias="MAX_DNIDS")
+    cec_max_lookup_records: int = Field(
+        default=20000,
+        ge=100,
+        le=1_000_000,
+        alias="CEC_MAX_LOOKUP_RECORDS",
+        description="Most queryCalledRoute records one request may read.",
+    )
+    idempotency_ttl_seconds: int = Field(default=3600, ge=0, le=86400, alias="IDEMPOTENCY_TTL_SECONDS")
+    idempotency_max_entries: int = Field(default=10000, ge=1, le=1_000_000, alias="IDEMPOTENCY_MAX_ENTRIES")
     google_cloud_project: str | None = Field(
         default=None,
         validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),

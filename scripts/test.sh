@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, type check, then pytest (unit, integration
-# against the simulator over loopback, the real server process, and the infra checks).
+# The whole test suite, as CI runs it: lint, type check, security scans, then pytest
+# (unit, integration against the simulator over loopback, the real server process,
+# and the infra checks).
 # Creates .venv if needed. Extra arguments go to pytest, e.g. scripts/test.sh -k auth
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,12 @@ export SHELLCHECK_BIN
 echo "--- ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "--- mypy --strict function"
-.venv/bin/mypy --strict function main.py
+echo "--- mypy --strict"
+.venv/bin/mypy --strict function main.py scripts/check_advisories.py
+echo "--- bandit (medium and high fail)"
+.venv/bin/bandit -r function -ll -q
+echo "--- dependency advisories (offline snapshot; see docs/SECURITY_SCANS.md)"
+.venv/bin/python scripts/check_advisories.py --freeze
+.venv/bin/python scripts/check_advisories.py --freeze --env-path .venv-infra/lib/python3*/site-packages
 echo "--- pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -64,10 +64,15 @@ def test_nothing_deleted_is_422_with_the_api_description(post: Callable[..., Any
     assert body["batches"][0]["description"] == "data delete failed"
 
 
-def test_unknown_dnids_only_is_422(post: Callable[..., Any]) -> None:
+def test_unknown_dnids_are_already_absent_which_is_success(post: Callable[..., Any], sim: SimulatorControl) -> None:
+    # Deleting means "make sure they do not exist": the API's failure is checked by a lookup.
     response = post({"dnids": "9999"})
-    assert response.status_code == 422
-    assert response.get_json()["batches"][0]["description"] == "data not exist"
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "deleted"
+    assert body["batches"][0]["description"] == "data not exist"
+    assert body["results"] == [{"dnid": "9999", "outcome": "already_absent"}]
+    assert len(sim.calls("query")) == 2  # 160 seeded routes, 100 per page
 
 
 def test_more_than_1000_dnids_go_in_batches_of_1000(post: Callable[..., Any], sim: SimulatorControl) -> None:

@@ -1,0 +1,179 @@
+"""Looking called routes up with queryCalledRoute: paging, tolerant parsing, local filtering.
+
+The server's filters are not reliably exact (the official example asks for extCode
+"11" and gets "11", "" and "1" back), so they only narrow what is read; every match
+is decided here. Each request has a record budget (``CEC_MAX_LOOKUP_RECORDS``) shared
+by all its lookups, so no selector can make a request read a whole large tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from function.budget import Deadline
+from function.errors import UpstreamBadResponse
+
+PAGE_SIZE = 100  # the API's maximum
+UNDELETABLE = frozenset({"2", "3"})
+DEVICE_TYPES = {1: "skill_queue", 3: "ivr"}
+
+
+class QueryApi(Protocol):
+    def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RouteRecord:
+    id: str
+    dnid: str
+    access_code: str
+    ext_code: str
+    devicetype: int | None
+    device_id: int | None
+    device_desc: str | None
+    media_type_id: int | None
+    editable: str | None
+
+    @property
+    def name(self) -> str:
+        """What deleteCalledRoute reports: the two codes glued together."""
+        return self.access_code + self.ext_code
+
+    @property
+    def deletable(self) -> bool:
+        return self.editable not in UNDELETABLE
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _str(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (str, int)):
+        return str(value).strip()
+    return None
+
+
+def parse_record(raw: object) -> RouteRecord | None:
+    """One calledRouteList entry, or None when it lacks a usable dnid."""
+    if not isinstance(raw, dict):
+        return None
+    dnid = _int(raw.get("dnid"))
+    if dnid is None or dnid <= 0:
+        return None
+    # The field is documented as mediaTypeId in requests and returned as mediatypeId.
+    media = raw.get("mediatypeId", raw.get("mediaTypeId"))
+    editable = _str(raw.get("editable"))
+    return RouteRecord(
+        id=_str(raw.get("id")) or "",
+        dnid=str(dnid),
+        access_code=_str(raw.get("accessCode")) or "",
+        ext_code=_str(raw.get("extCode")) or "",
+        devicetype=_int(raw.get("devicetype")),
+        device_id=_int(raw.get("deviceId")),
+        device_desc=_str(raw.get("deviceDesc")),
+        media_type_id=_int(media),
+        editable=editable or None,
+    )
+
+
+class LookupBudget:
+    """How many records one request may still read."""
+
+    def __init__(self, max_records: int) -> None:
+        self.max_records = max_records
+        self.read = 0
+        self.exhausted = False
+
+
+@dataclass
+class ScanResult:
+    records: list[RouteRecord]
+    complete: bool  # False when the budget stopped the scan before the end
+
+
+def scan(
+    api: QueryApi,
+    filters: dict[str, Any],
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+    done: Callable[[list[RouteRecord]], bool] | None = None,
+) -> ScanResult:
+    """Page through queryCalledRoute with ``filters`` until the end, ``done``, or the budget."""
+    records: list[RouteRecord] = []
+    offset = 0
+    while True:
+        if budget.read >= budget.max_records:
+            budget.exhausted = True
+            return ScanResult(records, complete=False)
+        limit = min(PAGE_SIZE, budget.max_records - budget.read)
+        page, total = _page(api.query_called_route({**filters, "limit": limit, "offset": offset}, deadline))
+        budget.read += len(page)
+        offset += len(page)
+        records.extend(r for r in map(parse_record, page) if r is not None)
+        if not page or len(page) < limit or (total is not None and offset >= total):
+            return ScanResult(records, complete=True)
+        if done is not None and done(records):
+            return ScanResult(records, complete=True)
+
+
+def _page(body: object) -> tuple[list[Any], int | None]:
+    if not isinstance(body, dict):
+        raise UpstreamBadResponse("queryCalledRoute answered with a body that is not a JSON object.")
+    code = body.get("returnCode")
+    if str(code).strip() != "0":
+        description = body.get("description") if isinstance(body.get("description"), str) else ""
+        raise UpstreamBadResponse(f"queryCalledRoute answered returnCode {str(code)[:16]!r}: {str(description)[:120]}")
+    data = body.get("data") or {}
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse("queryCalledRoute answered with a data field that is not an object.")
+    page = data.get("calledRouteList") or []
+    if not isinstance(page, list):
+        raise UpstreamBadResponse("queryCalledRoute answered with a calledRouteList that is not a list.")
+    return page, _int(data.get("total"))
+
+
+def find_by(
+    api: QueryApi,
+    key: Callable[[RouteRecord], str],
+    wanted: Iterable[str],
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+) -> tuple[dict[str, RouteRecord], bool]:
+    """Records whose ``key`` is in ``wanted`` (by dnid or id), stopping once all are seen."""
+    wanted_set = set(wanted)
+
+    def all_found(records: list[RouteRecord]) -> bool:
+        return wanted_set <= {key(r) for r in records}
+
+    result = scan(api, {}, budget=budget, deadline=deadline, done=all_found)
+    found = {key(r): r for r in result.records if key(r) in wanted_set}
+    return found, result.complete or len(found) == len(wanted_set)
+
+
+def find_routes(
+    api: QueryApi,
+    access_code: str,
+    ext_code: str | None,
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+) -> tuple[list[RouteRecord], bool]:
+    """Routes of ``access_code`` (all extensions when ``ext_code`` is None), filtered exactly."""
+    result = scan(api, {"accessCode": access_code}, budget=budget, deadline=deadline)
+    matches = [
+        r for r in result.records if r.access_code == access_code and (ext_code is None or r.ext_code == ext_code)
+    ]
+    return matches, result.complete

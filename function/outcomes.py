@@ -1,0 +1,113 @@
+"""Per-route outcomes: what happened to each requested route, from the API's answers and lookups.
+
+deleteCalledRoute reports route *names* (access code + extension glued together),
+which are ambiguous (``99114111`` is ``9911411``+``1`` or ``99114111``+``""``) and say
+nothing about dnids the API did not recognise. Where an answer is not a clean
+"everything deleted", the batch's dnids are looked up again and the outcome follows
+from what still exists: present means not deleted, absent means the goal holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from function.lookup import RouteRecord
+from function.results import BatchAnswer
+
+Outcome = Literal["deleted", "already_absent", "protected", "failed", "not_sent", "unknown"]
+SUCCESS: frozenset[str] = frozenset({"deleted", "already_absent"})
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    outcome: Outcome
+    description: str | None = None
+
+
+def is_clean(batch: list[str], answer: BatchAnswer | None) -> bool:
+    """An answer that needs no lookup: every dnid reported deleted, one name each."""
+    return answer is not None and answer.status == "deleted" and len(answer.deleted) >= len(batch)
+
+
+def assign(
+    batch: list[str],
+    answer: BatchAnswer | None,
+    *,
+    error: str | None,
+    known: dict[str, RouteRecord],
+    after: dict[str, RouteRecord] | None,
+) -> dict[str, RouteOutcome]:
+    """Outcomes for one batch.
+
+    ``known``: records looked up before deleting (selectors), possibly empty.
+    ``after``: the batch's records that still exist after the call, or None when that
+    could not be checked (the lookup failed or hit its bound).
+    """
+    if answer is None and error is None:
+        return dict.fromkeys(batch, RouteOutcome("not_sent", "an earlier batch failed; this one was not sent"))
+    if is_clean(batch, answer):
+        return dict.fromkeys(batch, RouteOutcome("deleted"))
+    description = answer.description if answer is not None else error
+    if after is None:
+        return _by_name(batch, answer, description, known)
+
+    outcomes: dict[str, RouteOutcome] = {}
+    deleted_names = Counter(answer.deleted if answer is not None else [])
+    unattributed: list[str] = []
+    for dnid in batch:
+        record = after.get(dnid)
+        if record is not None:
+            kind: Outcome = "failed" if record.deletable else "protected"
+            outcomes[dnid] = RouteOutcome(kind, description)
+            continue
+        before = known.get(dnid)
+        if before is not None and deleted_names[before.name] > 0:
+            deleted_names[before.name] -= 1
+            outcomes[dnid] = RouteOutcome("deleted")
+        elif before is not None and answer is None:
+            # It existed, the call got no answer, and now it is gone: the call did it.
+            outcomes[dnid] = RouteOutcome("deleted", "the call got no answer, but the route is gone")
+        elif before is not None:
+            outcomes[dnid] = RouteOutcome("already_absent", "gone, though the API did not report deleting it")
+        else:
+            unattributed.append(dnid)
+
+    # Absent dnids whose names are unknown: the API's count of deletions tells how
+    # many of them this call removed, not which.
+    left = sum(deleted_names.values())
+    for dnid in unattributed:
+        if left >= len(unattributed):
+            outcomes[dnid] = RouteOutcome("deleted")
+        elif left == 0:
+            outcomes[dnid] = RouteOutcome("already_absent")
+        else:
+            outcomes[dnid] = RouteOutcome(
+                "already_absent",
+                f"gone after this request; the API reported {left} of these {len(unattributed)} as deleted by it",
+            )
+    return outcomes
+
+
+def _by_name(
+    batch: list[str], answer: BatchAnswer | None, description: str | None, known: dict[str, RouteRecord]
+) -> dict[str, RouteOutcome]:
+    """Best effort when the after-lookup was not possible: match names, else unknown."""
+    deleted = Counter(answer.deleted if answer is not None else [])
+    failed = Counter(answer.failed if answer is not None else [])
+    outcomes: dict[str, RouteOutcome] = {}
+    unverified = "could not be verified: " + (description or "no answer")
+    for dnid in batch:
+        record = known.get(dnid)
+        name = record.name if record is not None else None
+        ambiguous = name is not None and sum(1 for r in known.values() if r.name == name and r.dnid in batch) > 1
+        if name is not None and not ambiguous and deleted[name] > 0:
+            deleted[name] -= 1
+            outcomes[dnid] = RouteOutcome("deleted")
+        elif name is not None and not ambiguous and failed[name] > 0:
+            failed[name] -= 1
+            outcomes[dnid] = RouteOutcome("failed" if record and record.deletable else "protected", description)
+        else:
+            outcomes[dnid] = RouteOutcome("unknown", unverified)
+    return outcomes
