@@ -273,7 +273,9 @@ class CecHandler(BaseHandler):
             return Reply(200, {"offset": state.clock_offset})
         if path == "/_sim/routes":
             if method == "POST":
-                added = state.store.add_many(int(data.get("count", 0)), int(data.get("start", 100000)))
+                added = state.store.add_many(
+                    int(data.get("count", 0)), int(data.get("start", 100000)), data.get("accessCode")
+                )
                 return Reply(200, {"added": len(added)})
             return Reply(200, {"routes": [r.as_record() for r in state.store.all()]})
         if path == "/_sim/routes/update" and method == "POST":

@@ -45,8 +45,8 @@ class SimulatorControl:
         routes: list[dict[str, Any]] = self._get("/_sim/routes")["routes"]
         return routes
 
-    def add_routes(self, count: int, start: int) -> None:
-        self._post("/_sim/routes", {"count": count, "start": start})
+    def add_routes(self, count: int, start: int, access_code: str | None = None) -> None:
+        self._post("/_sim/routes", {"count": count, "start": start, "accessCode": access_code})
 
     def update_route(self, dnid: int, **changes: Any) -> None:
         self._post("/_sim/routes/update", {"dnid": dnid, "changes": changes})

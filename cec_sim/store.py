@@ -90,13 +90,15 @@ class RouteStore:
             self._routes = {r.dnid: r for r in (routes if routes is not None else _seed_routes())}
             self.deleted_log = []
 
-    def add_many(self, count: int, start_dnid: int) -> list[int]:
-        """Add ``count`` plain deletable routes from ``start_dnid`` (bulk tests)."""
+    def add_many(self, count: int, start_dnid: int, access_code: str | None = None) -> list[int]:
+        """Add ``count`` plain deletable routes from ``start_dnid`` (bulk tests). With
+        ``access_code`` they are all extensions (1, 2, ...) of that one hotline."""
         with self._lock:
             dnids = list(range(start_dnid, start_dnid + count))
-            for dnid in dnids:
+            for position, dnid in enumerate(dnids, start=1):
+                access, ext = (access_code, str(position)) if access_code else (f"5{dnid:09d}", "")
                 self._routes[dnid] = Route(
-                    str(1140000000000000000 + dnid), dnid, f"5{dnid:09d}", "", 1, 1, "bulkQueue", 5, "0"
+                    str(1140000000000000000 + dnid), dnid, access, ext, 1, 1, "bulkQueue", 5, "0"
                 )
             return dnids
 
