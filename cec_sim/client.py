@@ -84,6 +84,9 @@ class FakeSecretManagerControl:
     def inject(self, *rules: dict[str, Any]) -> None:
         self._post("/_fake/faults", {"rules": list(rules)})
 
+    def clear_faults(self) -> None:
+        self._http.delete(self.base_url + "/_fake/faults", timeout=5).raise_for_status()
+
     def configure(self, latency: float) -> None:
         self._post("/_fake/config", {"latency": latency})
 

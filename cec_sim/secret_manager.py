@@ -103,6 +103,13 @@ class SecretManagerHandler(BaseHandler):
             },
         )
 
+    def do_DELETE(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.split("?")[0] == "/_fake/faults":
+            self.state.faults.clear()
+            self.send(Reply(200, {"ok": True}))
+        else:
+            self.send(_error(404, f"unknown path {self.path}"))
+
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?")[0]
         data: Any = self.read_json()

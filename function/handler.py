@@ -39,6 +39,7 @@ from function.service import execute
 from function.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RETRY_AFTER_SECONDS = 5
 PROBLEM_TYPE_PREFIX = "urn:cec-delete-called-route:problem:"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_MEDIA = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
@@ -262,8 +263,12 @@ def problem_response(exc: FunctionError, request_id: str) -> flask.Response:
     )
     for name, value in exc.headers.items():
         response.headers[name] = value
-    if exc.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    retry_after = exc.retry_after
+    if retry_after is None and exc.status == 503 and exc.retryable:
+        # Every retryable 503 says when to come back; schedulers and SDKs honour it.
+        retry_after = DEFAULT_RETRY_AFTER_SECONDS
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
 
 

@@ -123,6 +123,13 @@ class SecretReader:
                     time.sleep(backoff)
                     continue
             else:
+                if not response.name:
+                    # The REST client turns a garbled 200 (HTML, cut or foreign JSON) into
+                    # an empty message instead of an error; the real API always names
+                    # the version it returns.
+                    reason = "Secret Manager answered without the secret version"
+                    log.event(40, "secret read failed", setting=setting, secret=name, reason=reason, attempts=attempt)
+                    raise SecretUnavailable(f"The secret named by {setting} could not be read: {reason}.")
                 log.event(
                     20,
                     "secret read",

@@ -48,6 +48,18 @@ def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not start within 30 s")
 
 
+def print_body(body: dict[str, Any]) -> None:
+    """Valid JSON, one line per field and one per entry of a list of objects."""
+    fields = []
+    for name, value in body.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            entries = ",\n".join(f"    {json.dumps(entry)}" for entry in value)
+            fields.append(f'  "{name}": [\n{entries}\n  ]')
+        else:
+            fields.append(f'  "{name}": {json.dumps(value)}')
+    print("{\n" + ",\n".join(fields) + "\n}")
+
+
 def show(title: str, url: str, body: Any, headers: dict[str, str]) -> requests.Response:
     print(f"\n=== {title}")
     shown = {k: ("<demo key>" if k == "X-API-Key" else v) for k, v in headers.items()}
@@ -59,7 +71,7 @@ def show(title: str, url: str, body: Any, headers: dict[str, str]) -> requests.R
     response = requests.post(url, json=body, headers=headers, timeout=30)
     elapsed = (time.perf_counter() - started) * 1000
     print(f"< HTTP {response.status_code} {response.headers['Content-Type']}  ({elapsed:.0f} ms)")
-    print(json.dumps(response.json(), indent=2))
+    print_body(response.json())
     return response
 
 
@@ -101,18 +113,19 @@ def main() -> int:
                 f"  editable={route['editable']}"
             )
 
-        headers = {"X-API-Key": DEMO_KEY, "X-Request-Id": "demo-1"}
-        first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, headers)
-        headers["X-Request-Id"] = "demo-2"
-        show("Delete again with a list; one of them is protected (editable=2)", url, {"dnids": [5, 6]}, headers)
-        headers["X-Request-Id"] = "demo-3"
-        show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, headers)
+        key = {"X-API-Key": DEMO_KEY}
+        first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, key)
+        show("The same request again: converges to already_absent", url, {"dnids": "1,2"}, key)
+        hotline = {"routes": [{"accessCode": "4008001000"}]}
+        show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
+        show("Delete them: protected routes are never sent", url, hotline, key)
+        show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, key)
         show("No API key", url, {"dnids": "3"}, {})
 
         calls = control.calls()
         print(
             "\nUpstream calls the simulator received:",
-            {s: sum(c["stage"] == s for c in calls) for s in ("token", "delete")},
+            {s: sum(c["stage"] == s for c in calls) for s in ("token", "query", "delete")},
         )
         time.sleep(0.2)
         summaries = [line for line in function_log.read_text().splitlines() if '"message": "POST / ' in line]

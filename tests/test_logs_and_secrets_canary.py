@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from tests.conftest import CREDENTIALS_SECRET
 from tests.test_auth import signed_headers
-from tests.test_upstream_faults import DELETE_ROWS, TOKEN_ROWS
+from tests.test_upstream_faults import EXPECTED, FAULTS
 
 CANARY_AK = "AKcanary7f3a91d2"
 CANARY_SK = "SKcanary0b5e66c4"
@@ -116,11 +116,20 @@ def test_no_secret_in_any_log_or_answer(
     call({"dnids": "3"}, {"X-API-Key": CANARY_API_KEY + "x"})  # wrong key
     call({"dnids": "3"}, signed_headers(b'{"dnids": "3"}', key=CANARY_WEBHOOK_KEY))  # webhook ok
     call({"dnids": "4"}, {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": "v1,x"})
-    for row in DELETE_ROWS + TOKEN_ROWS:
-        stage = "delete" if row in DELETE_ROWS else "token"
-        sim.inject({"stage": stage, **row.fault})
-        call({"dnids": "8"}, key)
+    canary_env(SECRET_CACHE_TTL_SECONDS="0")  # every request reads the secret: its faults count
+    matrix = [(stage, fault) for stage, row in EXPECTED.items() for fault in row if FAULTS[fault] is not None]
+    for stage, fault in matrix:
+        rule = FAULTS[fault]
+        assert rule is not None
+        if stage == "secret":
+            secrets.inject(rule)
+        else:
+            sim.inject({"stage": stage, **rule})
+        body = {"routes": [{"accessCode": "9911411"}], "dryRun": True} if stage == "query" else {"dnids": "8"}
+        call(body, key)
         sim.clear_faults()
+        secrets.clear_faults()
+    canary_env()
     sim.advance_clock(3600)  # expired token: renewal path
     call({"dnids": "9"}, key)
     sim.configure(app_secret="revoked")  # rejected AK/SK: re-read path
@@ -136,7 +145,7 @@ def test_no_secret_in_any_log_or_answer(
 
     output = capsys.readouterr()
     everything = output.out + output.err + "\n".join(answers)
-    assert len(answers) == 7 + len(DELETE_ROWS) + len(TOKEN_ROWS) + 5
+    assert len(answers) == 7 + len(matrix) + 5
     assert any(CANARY_TOKEN_PREFIX in t for t in sim.tokens()), "the canary token was never issued"
     for canary in CANARIES:
         assert canary not in everything, f"secret {canary!r} leaked"

@@ -1,7 +1,9 @@
-"""Every upstream fault, at the token and delete stages, from one table.
+"""The fault matrix: every stage (secret read, token, lookup, delete) x every fault.
 
-Each row: the fault the simulator injects, then the status, code, ``retryable`` and
-number of attempts the function must show. Adding a fault is adding a row.
+Generated from two tables: FAULTS says how to cause each fault, EXPECTED what the
+function must answer per stage: HTTP status, ``code``, ``retryable`` and the number
+of attempts that stage made, all within the request's time budget. Adding a fault is
+one line in FAULTS and one per stage in EXPECTED.
 """
 
 from __future__ import annotations
@@ -12,86 +14,159 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from cec_sim import SimulatorControl
+from cec_sim import FakeSecretManagerControl, SimulatorControl
 from tests.test_requests import assert_problem
 
+ALWAYS = 100  # times: enough to outlast every retry
+DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port: connection refused
+BUDGET = 6.0
 
-class Row(NamedTuple):
-    name: str
-    fault: dict[str, Any]
+# How to cause each fault: a rule for the simulator (or fake Secret Manager), or None
+# for "connection refused", which points the stage's URL at a dead port instead.
+FAULTS: dict[str, dict[str, Any] | None] = {
+    "refused": None,
+    "reset": {"drop": "reset", "times": ALWAYS},
+    "cut mid-answer": {"drop": "mid", "times": ALWAYS},
+    "timeout": {"delay": 1.5, "times": ALWAYS},
+    "400": {"status": 400, "times": ALWAYS},
+    "401": {"status": 401, "times": ALWAYS},
+    "403": {"status": 403, "times": ALWAYS},
+    "404": {"status": 404, "times": ALWAYS},
+    "429": {"status": 429, "times": ALWAYS},
+    "429 Retry-After 120": {"status": 429, "headers": {"Retry-After": "120"}, "times": ALWAYS},
+    "500": {"status": 500, "times": ALWAYS},
+    "502": {"status": 502, "times": ALWAYS},
+    "503": {"status": 503, "times": ALWAYS},
+    "504": {"status": 504, "times": ALWAYS},
+    "200 html": {"status": 200, "body": "html", "times": ALWAYS},
+    "200 truncated": {"status": 200, "body": "truncated", "times": ALWAYS},
+    "200 wrong shape": {"status": 200, "body": "wrong_shape", "times": ALWAYS},
+    "returnCode 5": {"returnCode": "5", "description": "system busy", "times": ALWAYS},
+}
+
+
+class Expect(NamedTuple):
     status: int
     code: str
     retryable: bool
     attempts: int
 
 
-ALWAYS = 100  # times: enough to outlast every retry
+UNAVAILABLE = Expect(503, "upstream_unavailable", True, 3)
+TIMEOUT = Expect(504, "upstream_timeout", True, 1)
+BAD = Expect(502, "upstream_bad_response", True, 1)
+REJECTED = Expect(502, "upstream_rejected", False, 1)
+AUTH = Expect(502, "upstream_auth_failed", False, 2)  # one renewal (token) or re-read (AK/SK)
+SECRET_TRANSIENT = Expect(503, "secret_unavailable", True, 3)
+SECRET_FINAL = Expect(503, "secret_unavailable", True, 1)
 
-DELETE_ROWS = [
-    Row("reset", {"drop": "reset", "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("closed", {"drop": "close", "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("cut mid-answer", {"drop": "mid", "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("timeout", {"delay": 1.5, "times": ALWAYS}, 504, "upstream_timeout", True, 1),
-    Row("400", {"status": 400}, 502, "upstream_rejected", False, 1),
-    Row("401 twice", {"status": 401, "times": 2}, 502, "upstream_auth_failed", False, 2),
-    Row("403 twice", {"status": 403, "times": 2}, 502, "upstream_auth_failed", False, 2),
-    Row("404", {"status": 404}, 502, "upstream_rejected", False, 1),
-    Row("429", {"status": 429, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row(
-        "429 long Retry-After", {"status": 429, "headers": {"Retry-After": "120"}}, 503, "upstream_unavailable", True, 1
-    ),
-    Row("500", {"status": 500}, 502, "upstream_rejected", False, 1),
-    Row("502", {"status": 502, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("503", {"status": 503, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("504", {"status": 504, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("200 html", {"status": 200, "body": "html"}, 502, "upstream_bad_response", True, 1),
-    Row("200 truncated", {"status": 200, "body": "truncated"}, 502, "upstream_bad_response", True, 1),
-    Row("200 wrong shape", {"status": 200, "body": "wrong_shape"}, 502, "upstream_bad_response", True, 1),
-    Row("200 empty", {"status": 200, "body": "empty"}, 502, "upstream_bad_response", True, 1),
-]
+API_STAGE = {
+    "refused": UNAVAILABLE,
+    "reset": UNAVAILABLE,
+    "cut mid-answer": UNAVAILABLE,
+    "timeout": TIMEOUT,
+    "400": REJECTED,
+    "401": AUTH,
+    "403": AUTH,
+    "404": REJECTED,
+    "429": UNAVAILABLE,
+    "429 Retry-After 120": Expect(503, "upstream_unavailable", True, 1),
+    "500": REJECTED,
+    "502": UNAVAILABLE,
+    "503": UNAVAILABLE,
+    "504": UNAVAILABLE,
+    "200 html": BAD,
+    "200 truncated": BAD,
+    "200 wrong shape": BAD,
+}
+EXPECTED: dict[str, dict[str, Expect | None]] = {
+    "secret": {
+        **dict.fromkeys(FAULTS, SECRET_TRANSIENT),
+        **dict.fromkeys(["400", "401", "403", "404", "200 html", "200 truncated", "200 wrong shape"], SECRET_FINAL),
+        "refused": SECRET_TRANSIENT,
+        "returnCode 5": None,  # not a Secret Manager answer
+    },
+    # tokenByAkSk: any non-200 but the retryable ones, and a 200 without AccessToken,
+    # is a refusal of the AK/SK (answered after one re-read of the secret).
+    "token": {**API_STAGE, **dict.fromkeys(["400", "401", "403", "404", "500", "returnCode 5"], AUTH)},
+    "query": {**API_STAGE, "returnCode 5": BAD},
+    # A non-zero returnCode from deleteCalledRoute is a result (422), tested on its own.
+    "delete": {**API_STAGE, "returnCode 5": None},
+}
 
-TOKEN_ROWS = [
-    Row("reset", {"drop": "reset", "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("timeout", {"delay": 1.5, "times": ALWAYS}, 504, "upstream_timeout", True, 1),
-    # Any other non-200 is a refusal of the AK/SK; the secret is re-read once.
-    Row("400", {"status": 400, "times": ALWAYS}, 502, "upstream_auth_failed", False, 2),
-    Row("401", {"status": 401, "times": ALWAYS}, 502, "upstream_auth_failed", False, 2),
-    Row("403", {"status": 403, "times": ALWAYS}, 502, "upstream_auth_failed", False, 2),
-    Row("418 firewall page", {"status": 418, "body": "html", "times": ALWAYS}, 502, "upstream_auth_failed", False, 2),
-    Row("500", {"status": 500, "times": ALWAYS}, 502, "upstream_auth_failed", False, 2),
-    Row("429", {"status": 429, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("503", {"status": 503, "times": ALWAYS}, 503, "upstream_unavailable", True, 3),
-    Row("200 html", {"status": 200, "body": "html"}, 502, "upstream_bad_response", True, 1),
-    Row("200 without token", {"status": 200, "body": "wrong_shape"}, 502, "upstream_bad_response", True, 1),
+MATRIX = [
+    pytest.param(stage, fault, expect, id=f"{stage}-{fault}")
+    for stage, row in EXPECTED.items()
+    for fault, expect in row.items()
+    if expect is not None
 ]
 
 
 @pytest.fixture
-def faulty(env: Callable[..., None]) -> None:
-    env(CEC_TIMEOUT_SECONDS="1", REQUEST_BUDGET_SECONDS="10")
+def faulty(env: Callable[..., None]) -> Callable[..., None]:
+    def apply(**overrides: str | None) -> None:
+        env(
+            CEC_TIMEOUT_SECONDS="1",
+            SECRET_TIMEOUT_SECONDS="1",
+            REQUEST_BUDGET_SECONDS=str(BUDGET),
+            **overrides,
+        )
+
+    apply()
+    return apply
 
 
-@pytest.mark.parametrize("row", DELETE_ROWS, ids=lambda r: r.name)
-def test_delete_stage_fault(faulty: None, post: Callable[..., Any], sim: SimulatorControl, row: Row) -> None:
-    sim.inject({"stage": "delete", **row.fault})
+def _cause(
+    stage: str, fault: str, *, sim: SimulatorControl, secrets: FakeSecretManagerControl, faulty: Callable[..., None]
+) -> None:
+    rule = FAULTS[fault]
+    if rule is None:
+        token_url = sim.base_url + "/apigovernance/api/oauth/tokenByAkSk"
+        dead_url = {
+            "secret": {"SECRET_MANAGER_ENDPOINT": DEAD},
+            "token": {"CEC_TOKEN_URL": DEAD + "/apigovernance/api/oauth/tokenByAkSk"},
+        }.get(stage, {"CEC_BASE_URL": DEAD, "CEC_TOKEN_URL": token_url})
+        faulty(**dead_url)
+    elif stage == "secret":
+        secrets.inject(rule)
+    else:
+        sim.inject({"stage": stage, **rule})
+
+
+def _attempts(stage: str, fault: str, sim: SimulatorControl, secrets: FakeSecretManagerControl) -> int | None:
+    if FAULTS[fault] is None:
+        return None  # refused connections never reach a server to be counted
+    if stage == "secret":
+        return len(secrets.calls())
+    return len(sim.calls(stage))
+
+
+@pytest.mark.parametrize(("stage", "fault", "expect"), MATRIX)
+def test_fault_matrix(
+    faulty: Callable[..., None],
+    post: Callable[..., Any],
+    sim: SimulatorControl,
+    secrets: FakeSecretManagerControl,
+    stage: str,
+    fault: str,
+    expect: Expect,
+) -> None:
+    _cause(stage, fault, sim=sim, secrets=secrets, faulty=faulty)
+    # The lookup stage is reached first by a dry run; the others by a plain delete.
+    body = {"routes": [{"accessCode": "9911411"}], "dryRun": True} if stage == "query" else {"dnids": "1"}
     started = time.monotonic()
-    problem = assert_problem(post({"dnids": "1"}), row.status, row.code)
+    response = post(body)
     elapsed = time.monotonic() - started
-    assert problem["retryable"] is row.retryable
-    assert len(sim.calls("delete")) == row.attempts
-    assert elapsed < 10  # REQUEST_BUDGET_SECONDS
-    sim.clear_faults()
-
-
-@pytest.mark.parametrize("row", TOKEN_ROWS, ids=lambda r: r.name)
-def test_token_stage_fault(faulty: None, post: Callable[..., Any], sim: SimulatorControl, row: Row) -> None:
-    sim.inject({"stage": "token", **row.fault})
-    started = time.monotonic()
-    problem = assert_problem(post({"dnids": "1"}), row.status, row.code)
-    assert problem["retryable"] is row.retryable
-    assert len(sim.calls("token")) == row.attempts
-    assert sim.calls("delete") == []
-    assert time.monotonic() - started < 10
+    problem = assert_problem(response, expect.status, expect.code)
+    assert problem["retryable"] is expect.retryable
+    attempts = _attempts(stage, fault, sim, secrets)
+    if attempts is not None:
+        assert attempts == expect.attempts
+    if expect.retryable and expect.status == 503:
+        assert "Retry-After" in response.headers
+    assert elapsed < BUDGET + 0.5
+    if stage == "query":
+        assert sim.calls("delete") == []  # a failed lookup never leads to a delete
 
 
 def test_non_zero_return_code_is_a_result_not_a_problem(post: Callable[..., Any], sim: SimulatorControl) -> None:
@@ -111,7 +186,9 @@ def test_short_retry_after_is_honoured(post: Callable[..., Any], sim: SimulatorC
     assert [c["status"] for c in sim.calls("delete")] == [429, 200]
 
 
-def test_unavailable_answers_carry_retry_after(faulty: None, post: Callable[..., Any], sim: SimulatorControl) -> None:
+def test_unavailable_answers_carry_retry_after(
+    faulty: Callable[..., None], post: Callable[..., Any], sim: SimulatorControl
+) -> None:
     sim.inject({"stage": "delete", "status": 429, "headers": {"Retry-After": "120"}})
     response = post({"dnids": "1"})
     assert response.status_code == 503
@@ -122,13 +199,6 @@ def test_one_transient_failure_is_absorbed(post: Callable[..., Any], sim: Simula
     sim.inject({"stage": "delete", "status": 503, "times": 1})
     assert post({"dnids": "1"}).status_code == 200
     assert [c["status"] for c in sim.calls("delete")] == [503, 200]
-
-
-def test_connection_refused_is_503(post: Callable[..., Any], env: Callable[..., None], sim: SimulatorControl) -> None:
-    env(CEC_BASE_URL="http://127.0.0.1:9", CEC_TOKEN_URL=sim.base_url + "/apigovernance/api/oauth/tokenByAkSk")
-    problem = assert_problem(post({"dnids": "1"}), 503, "upstream_unavailable")
-    assert "connection refused" in problem["detail"]
-    assert "after 3 attempts" in problem["detail"]
 
 
 def test_budget_bounds_a_slow_upstream(
