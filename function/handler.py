@@ -1,7 +1,7 @@
 """The HTTP function: routes, request checks, and the one-way flow of a deletion.
 
-HTTP in -> caller auth -> body checks -> validation -> credentials -> token -> API
--> normalised answer -> HTTP out. Every failure is a FunctionError rendered as
+HTTP in -> caller auth -> body checks -> validation -> idempotency key -> credentials
+-> token -> lookups and deletes -> per-route outcomes -> HTTP out. Every failure is a FunctionError rendered as
 problem details; anything else is caught here and becomes a JSON 500.
 """
 
@@ -20,7 +20,7 @@ import flask
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from function import log, openapi, runtime
+from function import log, runtime
 from function.budget import Deadline
 from function.errors import (
     FunctionError,
@@ -108,6 +108,10 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(f"{request.method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"})
         if path == "/openapi.json":
+            # Imported here: building schemas pulls in pydantic.json_schema, which no
+            # deletion needs (25-45 ms of every cold start, bench/FINDINGS.md).
+            from function import openapi  # noqa: PLC0415 - see the comment above
+
             return flask.Response(openapi.document_bytes(), 200, mimetype="application/json")
         configured = _is_configured()
         return _json({"status": "ok", "configured": configured}, 200)

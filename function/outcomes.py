@@ -78,7 +78,11 @@ def assign(
     # many of them this call removed, not which.
     left = sum(deleted_names.values())
     for dnid in unattributed:
-        if left >= len(unattributed):
+        if answer is None:
+            outcomes[dnid] = RouteOutcome(
+                "already_absent", "gone; the call got no answer, so whether this request removed it is unknown"
+            )
+        elif left >= len(unattributed):
             outcomes[dnid] = RouteOutcome("deleted")
         elif left == 0:
             outcomes[dnid] = RouteOutcome("already_absent")

@@ -79,3 +79,9 @@ def test_records_tolerate_both_spellings_and_nulls() -> None:
     assert a is not None and (a.dnid, a.ext_code, a.media_type_id, a.id) == ("7", "", 5, "1127983948544239618")
     assert b is not None and (b.media_type_id, b.editable, b.deletable) == (None, None, True)
     assert parse_record({"dnid": None}) is None and parse_record("x") is None and parse_record({"dnid": True}) is None
+
+
+def test_no_answer_and_unknown_before_says_so() -> None:
+    got = assign(["8"], None, error="upstream_timeout: ...", known={}, after={})
+    assert got["8"].outcome == "already_absent"
+    assert "no answer" in (got["8"].description or "")

@@ -1,0 +1,1 @@
+"""The functions under test; each directory holds a functions-framework main.py."""
