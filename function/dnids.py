@@ -18,6 +18,9 @@ MAX_DNID_DIGITS = 18
 # short a dnid, since that is what it almost surely is.
 MIN_ID_DIGITS, MAX_ID_DIGITS = 12, 24
 _SHOWN = 24
+# What the OpenAPI patterns allow around an entry; str.strip() alone would also take
+# Unicode separators that the document rejects.
+JSON_WHITESPACE = " \t\n\r"
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,15 @@ def _check_digits(text: str, where: str) -> str | None:
         return f"{where} is empty"
     if not (text.isascii() and text.isdigit()):
         return f"{where} ({_shown(text)}) is not a positive decimal integer"
-    if len(text) == ID_LENGTH:
+    significant = text.lstrip("0") or "0"
+    if len(significant) == ID_LENGTH:
         return (
             f"{where} ({text}) has 19 digits: that is a called-route id, not a dnid."
             " dnids are the small configuration numbers (1, 2, 3 ...) shown as dnid by"
             ' queryCalledRoute; to delete by record id, send it as "ids" instead'
         )
-    if len(text) > MAX_DNID_DIGITS:
-        return f"{where} has {len(text)} digits; a dnid is a small positive integer"
+    if len(significant) > MAX_DNID_DIGITS:
+        return f"{where} has {len(significant)} digits; a dnid is a small positive integer"
     if int(text) == 0:
         return f"{where} is 0; dnids start at 1"
     return None
@@ -95,7 +99,7 @@ def _entries(value: object, field: str, noun: str, example: str) -> list[tuple[s
     """(JSON pointer, how to name it in a message, the item) for each entry."""
     pointer = f"/{field}"
     if isinstance(value, str):
-        if not value.strip():
+        if not value.strip(JSON_WHITESPACE):
             raise DnidsInvalid([DnidError(pointer, f"is empty; give at least one {noun}")])
         return [
             (pointer, f"item {position} of the comma-separated string", raw)
@@ -138,7 +142,7 @@ def _parse(
         if kind is not None:
             errors.append(DnidError(pointer, f"{where} is {kind}; give a positive integer or a digit string"))
         else:
-            text = item.strip() if isinstance(item, str) else str(item)
+            text = item.strip(JSON_WHITESPACE) if isinstance(item, str) else str(item)
             problem = check(text, where)
             if problem:
                 errors.append(DnidError(pointer, problem))

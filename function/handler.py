@@ -185,8 +185,14 @@ def _validate(document: Any, max_dnids: int) -> DeleteRequest:
         return DeleteRequest.model_validate(document, context={"max_dnids": max_dnids})
     except ValidationError as exc:
         errors = validation_errors(exc)
-        detail = "; ".join(f"{e.pointer or 'body'}: {e.detail}" for e in errors[:3])
+        # Pointers stay exact in "errors"; the summary caps them, since a member name
+        # can be as long as the body.
+        detail = "; ".join(f"{_capped(e.pointer) or 'body'}: {e.detail}" for e in errors[:3])
         raise InvalidRequest(detail, errors=[e.model_dump(by_alias=True) for e in errors]) from None
+
+
+def _capped(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _selector(request: DeleteRequest) -> str:

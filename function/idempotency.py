@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from function.errors import FunctionError
+from function.errors import FunctionError, InvalidRequest
 from function.log import HeaderLookup
 
 MAX_KEY_LENGTH = 255
@@ -45,15 +45,19 @@ class _Entry:
 def key_from_headers(headers: HeaderLookup) -> tuple[str, str] | None:
     """(source, key): Idempotency-Key, else webhook-id, else Cloud Scheduler's job + time."""
     explicit = (headers.get("Idempotency-Key") or "").strip()
+    if len(explicit) > MAX_KEY_LENGTH:
+        # Cutting it would make two long keys that share a prefix collide.
+        raise InvalidRequest(f"The Idempotency-Key header has {len(explicit)} characters; at most {MAX_KEY_LENGTH}.")
     if explicit:
-        return "idempotency-key", explicit[:MAX_KEY_LENGTH]
+        return "idempotency-key", explicit
+    # The others are stored hashed (see scoped), so their length does not matter.
     webhook_id = (headers.get("webhook-id") or "").strip()
     if webhook_id:
-        return "webhook-id", webhook_id[:MAX_KEY_LENGTH]
+        return "webhook-id", webhook_id
     job = (headers.get("X-CloudScheduler-JobName") or "").strip()
     scheduled = (headers.get("X-CloudScheduler-ScheduleTime") or "").strip()
     if job and scheduled:
-        return "cloud-scheduler", f"{job}@{scheduled}"[:MAX_KEY_LENGTH]
+        return "cloud-scheduler", f"{job}@{scheduled}"
     return None
 
 

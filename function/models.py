@@ -30,14 +30,18 @@ _DNIDS_SCHEMA: dict[str, Any] = {
         " Whitespace is trimmed and duplicates dropped."
     ),
     "anyOf": [
-        {"type": "string", "pattern": r"^\s*[0-9]+\s*(,\s*[0-9]+\s*)*$", "examples": ["1,2"]},
+        {
+            "type": "string",
+            "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$",
+            "examples": ["1,2"],
+        },
         {
             "type": "array",
             "minItems": 1,
             "items": {
                 "anyOf": [
                     {"type": "integer", "minimum": 1},
-                    {"type": "string", "pattern": r"^\s*[0-9]+\s*$"},
+                    {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"},
                 ]
             },
         },
@@ -51,11 +55,16 @@ _IDS_SCHEMA: dict[str, Any] = {
         " deleteCalledRoute return): a comma-separated string or a list of digit strings."
     ),
     "anyOf": [
-        {"type": "string", "pattern": r"^\s*[0-9]+\s*(,\s*[0-9]+\s*)*$"},
+        {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$"},
         {
             "type": "array",
             "minItems": 1,
-            "items": {"anyOf": [{"type": "string", "pattern": r"^\s*[0-9]+\s*$"}, {"type": "integer", "minimum": 1}]},
+            "items": {
+                "anyOf": [
+                    {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"},
+                    {"type": "integer", "minimum": 1},
+                ]
+            },
         },
     ],
 }
@@ -119,7 +128,11 @@ class DeleteRequest(_Input):
                 {"ids": ["1127983948544239618"]},
                 {"routes": [{"accessCode": "9911411"}], "dryRun": True},
             ],
-            "oneOf": [{"required": ["dnids"]}, {"required": ["ids"]}, {"required": ["routes"]}],
+            # A selector sent as null counts as absent (no-code tools send empty fields so).
+            "oneOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("dnids", "ids", "routes")
+            ],
         }
     )
 
@@ -251,7 +264,8 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
     result: list[FieldError] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = [str(part) for part in error["loc"]]
-        pointer = "/" + "/".join(loc) if loc else ""
+        # RFC 6901: "~" and "/" inside a member name are escaped.
+        pointer = "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in loc)
         kind = error["type"]
         if kind == "dnids_invalid":
             ctx = error.get("ctx") or {}
@@ -263,8 +277,10 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
             result.append(FieldError(pointer=pointer, detail="is required"))
         elif kind == "one_selector":
             result.append(FieldError(pointer="", detail=error["msg"] + ', e.g. {"dnids": "1,2"}'))
-        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        elif kind in ("model_type", "model_attributes_type", "dict_type") and not loc:
             result.append(FieldError(pointer="", detail='the body must be a JSON object, e.g. {"dnids": "1,2"}'))
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            result.append(FieldError(pointer=pointer, detail='must be an object such as {"accessCode": "9911411"}'))
         else:
             result.append(FieldError(pointer=pointer, detail=error["msg"]))
     return result
