@@ -166,7 +166,10 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
         raise
     payload = answer.body.model_dump_json(by_alias=True, exclude_none=True).encode()
     if claimed is not None and rt.idempotency is not None:
-        rt.idempotency.finish(claimed, StoredAnswer(answer.http_status, payload))
+        if answer.settled:
+            rt.idempotency.finish(claimed, StoredAnswer(answer.http_status, payload))
+        else:
+            rt.idempotency.abandon(claimed)  # a retry must run again and converge
     result = answer.body
     summary.update(outcome=result.status, dnidCount=len(result.dnids))
     if isinstance(result, DeleteResult):

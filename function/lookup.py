@@ -16,6 +16,9 @@ from function.budget import Deadline
 from function.errors import UpstreamBadResponse
 
 PAGE_SIZE = 100  # the API's maximum
+# Each page re-reads this many records of the previous one (see scan).
+OVERLAP = 10
+MAX_RESTARTS = 2
 UNDELETABLE = frozenset({"2", "3"})
 DEVICE_TYPES = {1: "skill_queue", 3: "ivr"}
 
@@ -110,22 +113,55 @@ def scan(
     deadline: Deadline,
     done: Callable[[list[RouteRecord]], bool] | None = None,
 ) -> ScanResult:
-    """Page through queryCalledRoute with ``filters`` until the end, ``done``, or the budget."""
-    records: list[RouteRecord] = []
+    """Page through queryCalledRoute with ``filters`` until the end, ``done``, or the budget.
+
+    Paging is by offset, and other requests delete routes while we read: every record
+    after a deleted one moves up, so a plain offset walk skips records and a skipped
+    record looks deleted. Each page therefore starts OVERLAP records early (duplicates
+    are dropped by dnid), which covers as many deletions between two pages; when the
+    reported total shrank by more than that, the scan starts over, and after
+    MAX_RESTARTS it says it is incomplete rather than guess.
+    """
+    for _ in range(MAX_RESTARTS + 1):
+        result = _scan_once(api, filters, budget=budget, deadline=deadline, done=done)
+        if result is not None:
+            return result
+    return ScanResult([], complete=False)
+
+
+def _scan_once(
+    api: QueryApi,
+    filters: dict[str, Any],
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+    done: Callable[[list[RouteRecord]], bool] | None,
+) -> ScanResult | None:
+    """One pass; None when the listing shifted more than the overlap covers."""
+    records: dict[str, RouteRecord] = {}
     offset = 0
+    last_total: int | None = None
     while True:
-        if budget.read >= budget.max_records:
-            budget.exhausted = True
-            return ScanResult(records, complete=False)
         limit = min(PAGE_SIZE, budget.max_records - budget.read)
-        page, total = _page(api.query_called_route({**filters, "limit": limit, "offset": offset}, deadline))
+        start = max(0, offset - OVERLAP)
+        if limit <= offset - start:
+            # Not even one new record fits in what the budget leaves.
+            budget.exhausted = True
+            return ScanResult(list(records.values()), complete=False)
+        page, total = _page(api.query_called_route({**filters, "limit": limit, "offset": start}, deadline))
         budget.read += len(page)
-        offset += len(page)
-        records.extend(r for r in map(parse_record, page) if r is not None)
+        if last_total is not None and total is not None and last_total - total > OVERLAP:
+            return None
+        last_total = total if total is not None else last_total
+        for record in map(parse_record, page):
+            if record is not None:
+                records.setdefault(record.dnid, record)
+        offset = start + len(page)
+        found = list(records.values())
         if not page or len(page) < limit or (total is not None and offset >= total):
-            return ScanResult(records, complete=True)
-        if done is not None and done(records):
-            return ScanResult(records, complete=True)
+            return ScanResult(found, complete=True)
+        if done is not None and done(found):
+            return ScanResult(found, complete=True)
 
 
 def _page(body: object) -> tuple[list[Any], int | None]:

@@ -40,6 +40,16 @@ class Answer:
     body: DeleteResult | DryRunResult
     http_status: int
 
+    @property
+    def settled(self) -> bool:
+        """Whether the same request would get the same answer: no batch left without
+        an answer and no route whose fate is unknown. Only such answers are replayed."""
+        if not isinstance(self.body, DeleteResult):
+            return True
+        if any(b.status in ("error", "not_sent") for b in self.body.batches):
+            return False
+        return not any(r.outcome in ("unknown", "not_sent") for r in self.body.results or [])
+
 
 @dataclass
 class Plan:
@@ -213,10 +223,12 @@ def _route_results(plan: Plan, outcomes: dict[str, RouteOutcome]) -> list[RouteR
 
 def _status(result: DeleteResult) -> Literal["deleted", "partial", "failed"]:
     if result.results is not None:
-        succeeded = [r.outcome in SUCCESS for r in result.results]
-        if all(succeeded):
+        outcomes = {r.outcome for r in result.results}
+        if outcomes <= SUCCESS:
             return "deleted"
-        return "partial" if any(succeeded) else "failed"
+        # "failed" promises that every route still exists (or was never sent); an
+        # unverified route might be gone, so anything less certain is partial.
+        return "failed" if outcomes <= {"failed", "protected", "not_sent"} else "partial"
     statuses = {b.status for b in result.batches}
     if statuses == {"deleted"}:
         return "deleted"

@@ -24,7 +24,10 @@ SCRIPT = ROOT / "scripts" / "check_advisories.py"
 
 
 def _load_checker() -> ModuleType:
-    # scripts/ is not a package: load the file as a module, as the CLI runs it.
+    # scripts/ is not a package: load the file as a module, as the CLI runs it, with
+    # scripts/ on sys.path as a script run has it, so that ``import advisories`` works.
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.append(str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("check_advisories", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
