@@ -117,13 +117,13 @@ class Server:
     """Runs a handler class on 127.0.0.1 in a background thread."""
 
     def __init__(self, handler: type[BaseHandler], port: int = 0, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.httpd = _QuietServer((host, port), handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name=handler.__name__, daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.httpd.server_port}"
 
     def start(self) -> Server:
         self._thread.start()

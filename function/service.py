@@ -94,19 +94,21 @@ def execute(
 
     runs = run_batches(client, plan.sendable, batch_size=batch_size, deadline=deadline)
     outcomes = settle(client, plan, runs, budget=budget, deadline=deadline)
+    batches = [_batch_result(run) for run in runs]
+    results = _route_results(plan, outcomes) if outcomes is not None else None
+    status = _status(batches, results)
     result = DeleteResult(
-        status="failed",
+        status=status,
         dnids=plan.sendable,
         deleted=[name for run in runs if run.answer for name in run.answer.deleted],
         failed=[name for run in runs if run.answer for name in run.answer.failed],
         ids=[i for run in runs if run.answer for i in run.answer.ids],
-        batches=[_batch_result(run) for run in runs],
-        results=_route_results(plan, outcomes) if outcomes is not None else None,
+        batches=batches,
+        results=results,
         not_found=plan.not_found if plan.looked_up else None,
         request_id=request_id,
     )
-    result.status = _status(result)
-    return Answer(result, HTTP_STATUS[result.status])
+    return Answer(result, HTTP_STATUS[status])
 
 
 def resolve(client: CecClient, request: DeleteRequest, *, budget: LookupBudget, deadline: Deadline) -> Plan:
@@ -221,15 +223,15 @@ def _route_results(plan: Plan, outcomes: dict[str, RouteOutcome]) -> list[RouteR
     return results
 
 
-def _status(result: DeleteResult) -> Literal["deleted", "partial", "failed"]:
-    if result.results is not None:
-        outcomes = {r.outcome for r in result.results}
+def _status(batches: list[BatchResult], results: list[RouteResult] | None) -> Literal["deleted", "partial", "failed"]:
+    if results is not None:
+        outcomes = {r.outcome for r in results}
         if outcomes <= SUCCESS:
             return "deleted"
         # "failed" promises that every route still exists (or was never sent); an
         # unverified route might be gone, so anything less certain is partial.
         return "failed" if outcomes <= {"failed", "protected", "not_sent"} else "partial"
-    statuses = {b.status for b in result.batches}
+    statuses = {b.status for b in batches}
     if statuses == {"deleted"}:
         return "deleted"
     return "partial" if statuses & {"deleted", "partial"} else "failed"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cec_sim import SimulatorControl  # noqa: E402 - after the path is set
+from cec_sim.function_server import FunctionServer, free_port  # noqa: E402
 
 DEMO_KEY = "demo-caller-key"
 CREDENTIALS = "projects/demo/secrets/cec-credentials/versions/latest"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
@@ -76,13 +69,12 @@ def show(title: str, url: str, body: Any, headers: dict[str, str]) -> requests.R
 
 
 def main() -> int:
-    cec_port, secrets_port, function_port = free_port(), free_port(), free_port()
+    cec_port, secrets_port = free_port(), free_port()
     sim = subprocess.Popen(
         [sys.executable, "-m", "cec_sim", "--cec-port", str(cec_port), "--secrets-port", str(secrets_port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    function_log = ROOT / ".demo-function.log"
     env = dict(
         os.environ,
         CALLER_AUTH="api_key",
@@ -92,56 +84,52 @@ def main() -> int:
         SECRET_MANAGER_ENDPOINT=f"http://127.0.0.1:{secrets_port}",
         GOOGLE_CLOUD_PROJECT="demo",
     )
-    with open(function_log, "wb") as log_file:
-        function = subprocess.Popen(
-            [sys.executable, "-m", "functions_framework", "--target", "delete_called_route",
-             "--source", "main.py", "--host", "127.0.0.1", "--port", str(function_port)],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    function = FunctionServer(env, ROOT / ".demo-function.log")
     try:
         control = SimulatorControl(f"http://127.0.0.1:{cec_port}")
         wait_for(control.base_url + "/_sim/routes", sim, "the CEC simulator")
-        url = f"http://127.0.0.1:{function_port}/"
-        wait_for(url + "healthz", function, "the function server")
-        print("CEC simulator:      ", control.base_url)
-        print("Fake Secret Manager: ", f"http://127.0.0.1:{secrets_port}  (AK/SK in {CREDENTIALS})")
-        print("Function (gunicorn): ", url, " CALLER_AUTH=api_key")
-        print("\nSome of the simulator's called routes:")
-        for route in control.routes()[:7]:
-            print(
-                f"  dnid {route['dnid']:>3}  id {route['id']}  {route['accessCode']}+{route['extCode'] or '(none)'}"
-                f"  editable={route['editable']}"
-            )
-
-        key = {"X-API-Key": DEMO_KEY}
-        first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, key)
-        show("The same request again: converges to already_absent", url, {"dnids": "1,2"}, key)
-        hotline = {"routes": [{"accessCode": "4008001000"}]}
-        show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
-        show("Delete them: protected routes are never sent", url, hotline, key)
-        show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, key)
-        show("No API key", url, {"dnids": "3"}, {})
-
-        calls = control.calls()
-        print(
-            "\nUpstream calls the simulator received:",
-            {s: sum(c["stage"] == s for c in calls) for s in ("token", "query", "delete")},
-        )
-        time.sleep(0.2)
-        summaries = [line for line in function_log.read_text().splitlines() if '"message": "POST / ' in line]
-        print("Function log, summary line of the first request:")
-        print(" ", summaries[0] if summaries else "(none)")
-        ok = first.status_code == 200 and first.json()["status"] == "deleted"
-        print("\nDemo", "succeeded" if ok else "FAILED")
-        return 0 if ok else 1
+        function.start()
+        url = function.url + "/"
+        return run_requests(control, url, secrets_port, function.log_path)
     finally:
-        for process in (function, sim):
-            process.send_signal(signal.SIGTERM)
-        for process in (function, sim):
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        function.stop()
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+
+
+def run_requests(control: SimulatorControl, url: str, secrets_port: int, function_log: Path) -> int:
+    print("CEC simulator:      ", control.base_url)
+    print("Fake Secret Manager: ", f"http://127.0.0.1:{secrets_port}  (AK/SK in {CREDENTIALS})")
+    print("Function (gunicorn): ", url, " CALLER_AUTH=api_key")
+    print("\nSome of the simulator's called routes:")
+    for route in control.routes()[:7]:
+        print(
+            f"  dnid {route['dnid']:>3}  id {route['id']}  {route['accessCode']}+{route['extCode'] or '(none)'}"
+            f"  editable={route['editable']}"
+        )
+
+    key = {"X-API-Key": DEMO_KEY}
+    first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, key)
+    show("The same request again: converges to already_absent", url, {"dnids": "1,2"}, key)
+    hotline = {"routes": [{"accessCode": "4008001000"}]}
+    show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
+    show("Delete them: protected routes are never sent", url, hotline, key)
+    show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, key)
+    show("No API key", url, {"dnids": "3"}, {})
+
+    calls = control.calls()
+    stages = ("token", "query", "delete")
+    print("\nUpstream calls the simulator received:", {s: sum(c["stage"] == s for c in calls) for s in stages})
+    time.sleep(0.2)
+    summaries = [line for line in function_log.read_text().splitlines() if '"message": "POST / ' in line]
+    print("Function log, summary line of the first request:")
+    print(" ", summaries[0] if summaries else "(none)")
+    ok = first.status_code == 200 and first.json()["status"] == "deleted"
+    print("\nDemo", "succeeded" if ok else "FAILED")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -19,11 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +32,8 @@ from hypothesis import strategies as st
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl, start_cec, start_secret_manager
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
-from tests.conftest import ROOT, setting_names
+from cec_sim.function_server import FunctionServer
+from tests.conftest import setting_names
 
 if os.environ.get("CI"):
     # In CI a missing schemathesis is a broken install, not a reason to skip the fuzz run.
@@ -75,13 +71,6 @@ CALL_TIMEOUT = 30
 MAX_ROUNDS = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class FuzzTarget:
     url: str
@@ -109,7 +98,6 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     secrets = FakeSecretManagerControl(secret_manager.url)
     secrets.add_version(FUZZ_SECRET, json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}))
 
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in setting_names()}
     env.update(
         CALLER_AUTH="api_key",
@@ -119,53 +107,12 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
         SECRET_MANAGER_ENDPOINT=secrets.base_url,
         PYTHONUNBUFFERED="1",
     )
-    log_path = tmp_path_factory.mktemp("fuzz") / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                "delete_called_route",
-                "--source",
-                str(ROOT / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_serving(url, process, log_path)
-            yield FuzzTarget(url, log_path, sim)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            cec.stop()
-            secret_manager.stop()
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    # Bounded polling for start-up, not an assertion on time.
-    for _ in range(300):
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise RuntimeError("the function server did not start:\n" + log_path.read_text())
+    try:
+        with FunctionServer(env, tmp_path_factory.mktemp("fuzz") / "server.log") as server:
+            yield FuzzTarget(server.url, server.log_path, sim)
+    finally:
+        cec.stop()
+        secret_manager.stop()
 
 
 def _send(

@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 import requests
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
-from tests.conftest import API_KEY, CREDENTIALS_SECRET, ROOT, setting_names
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from cec_sim.function_server import FunctionServer
+from tests.conftest import API_KEY, CREDENTIALS_SECRET, setting_names
 
 
 @pytest.fixture
-def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: Any) -> Iterator[tuple[str, Any]]:
-    port = free_port()
+def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if k not in setting_names()}
     env.update(
         CALLER_AUTH="api_key",
@@ -44,50 +33,12 @@ def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: A
         GOOGLE_CLOUD_PROJECT="test-project",
         PYTHONUNBUFFERED="1",
     )
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                "delete_called_route",
-                "--source",
-                str(ROOT / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start:\n" + log_path.read_text())
-                time.sleep(0.1)
-            yield url, log_path
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with FunctionServer(env, tmp_path / "server.log") as running:
+        yield running.url, running.log_path
 
 
 def test_round_trip_and_concurrent_cold_start(
-    server: tuple[str, Any], sim: SimulatorControl, secrets: FakeSecretManagerControl
+    server: tuple[str, Path], sim: SimulatorControl, secrets: FakeSecretManagerControl
 ) -> None:
     url, log_path = server
     sim.configure(latency=0.2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,8 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from cec_sim.function_server import FunctionServer
 from tests.load.config import BATCH_SIZE, CANARY_API_KEY, CEC_TIMEOUT_SECONDS, CREDENTIALS_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +36,6 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_simulator(workdir: Path, children: list[Child]) -> tuple[str, str]:
@@ -94,42 +85,13 @@ def function_environment(cec_url: str, secrets_url: str) -> dict[str, str]:
 
 def start_function(workdir: Path, children: list[Child], env: dict[str, str]) -> str:
     """The real server: functions-framework's gunicorn with its production defaults."""
-    port = free_port()
-    log = workdir / "function.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                "delete_called_route",
-                "--source",
-                str(ROOT / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    children.append(Child("function", process, log))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            health = requests.get(url + "/healthz", timeout=1)
-            if health.status_code == 200 and health.json().get("configured") is True:
-                return url
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the function server did not start:\n{log.read_text()}")
+    server = FunctionServer(env, workdir / "function.log")
+    try:
+        server.start()
+    finally:
+        if server.process is not None:
+            children.append(Child("function", server.process, server.log_path))
+    return server.url
 
 
 @contextmanager
