@@ -178,7 +178,8 @@ class RouteResult(_Model):
     ext_code: str | None = None
     outcome: RouteOutcomeName = Field(
         description=(
-            "deleted: removed by this request; already_absent: did not exist (success: the goal holds);"
+            "deleted: removed by this request; already_absent: gone, not known to be removed by this"
+            " request (success: the goal holds);"
             " protected: marked not deletable (editable 2 or 3); failed: the API refused it;"
             " not_sent: an earlier batch's error stopped the run; unknown: no answer and no way to check."
         )

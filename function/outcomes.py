@@ -67,8 +67,11 @@ def assign(
             deleted_names[before.name] -= 1
             outcomes[dnid] = RouteOutcome("deleted")
         elif before is not None and answer is None:
-            # It existed, the call got no answer, and now it is gone: the call did it.
-            outcomes[dnid] = RouteOutcome("deleted", "the call got no answer, but the route is gone")
+            # Gone, but by this call (its answer lost) or by a concurrent request: not
+            # knowable, so not claimed.
+            outcomes[dnid] = RouteOutcome(
+                "already_absent", "gone; the call got no answer, so whether this request removed it is unknown"
+            )
         elif before is not None:
             outcomes[dnid] = RouteOutcome("already_absent", "gone, though the API did not report deleting it")
         else:

@@ -93,7 +93,17 @@ def execute(
         return Answer(dry_run_result(plan, request_id), 200)
 
     runs = run_batches(client, plan.sendable, batch_size=batch_size, deadline=deadline)
+    fault = next((run.error for run in runs if run.error is not None), None)
+    deleted_any = any(run.answer and run.answer.status in ("deleted", "partial") for run in runs)
+    if fault is not None and not deleted_any and not plan.looked_up:
+        # Nothing is known to be gone and the caller named the routes itself: the
+        # problem is the answer, and sending the same dnids again converges.
+        raise fault
     outcomes = settle(client, plan, runs, budget=budget, deadline=deadline)
+    if fault is not None and not deleted_any and outcomes is not None and _untouched(plan, outcomes):
+        # Every route the failed call carried is verifiably still there: nothing
+        # happened, and the problem (often retryable) says more than a 422 would.
+        raise fault
     batches = [_batch_result(run) for run in runs]
     results = _route_results(plan, outcomes) if outcomes is not None else None
     status = _status(batches, results)
@@ -157,19 +167,24 @@ def _require(complete: bool, budget: LookupBudget) -> None:
 
 
 def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadline: Deadline) -> list[BatchRun]:
-    """Send the batches one after another. An upstream fault before anything was
-    deleted is raised (the caller retries the whole request); after a deletion it is
-    kept on its batch and the rest are not sent, since raising would hide what was done."""
+    """Send the batches one after another. An upstream fault is kept on its batch and
+    stops the run (the rest are not sent); execute() decides whether it becomes the
+    answer or one batch of a result."""
     runs = [BatchRun(dnids[i : i + batch_size]) for i in range(0, len(dnids), batch_size)]
-    for index, run in enumerate(runs):
+    for run in runs:
         try:
             run.answer = parse_delete_answer(client.delete_called_route(to_api_form(run.dnids), deadline))
         except FunctionError as exc:
-            if not any(r.answer and r.answer.status in ("deleted", "partial") for r in runs[:index]):
-                raise
+            # A call that got no answer may still have deleted: with a selector, the
+            # lookup after it tells, and raising here would hide those deletions.
             run.error = exc
             break
     return runs
+
+
+def _untouched(plan: Plan, outcomes: dict[str, RouteOutcome]) -> bool:
+    sent = plan.sendable
+    return all(outcomes[dnid].outcome in ("failed", "not_sent") for dnid in sent if dnid in outcomes)
 
 
 def settle(

@@ -62,9 +62,10 @@ def test_absent_with_nothing_reported_deleted_is_already_absent() -> None:
     assert outcomes(got) == {"8": "already_absent", "9": "already_absent"}
 
 
-def test_no_answer_then_gone_is_deleted_when_it_existed() -> None:
+def test_no_answer_then_gone_is_not_claimed() -> None:
+    # It existed and is gone, but a concurrent request may have removed it.
     got = assign(["2"], None, error="upstream_timeout: ...", known={"2": R2}, after={})
-    assert outcomes(got) == {"2": "deleted"}
+    assert outcomes(got) == {"2": "already_absent"}
     got = assign(["2"], None, error="upstream_timeout: ...", known={}, after=None)
     assert outcomes(got) == {"2": "unknown"}
 

@@ -196,3 +196,30 @@ def test_failed_lookup_after_a_failed_delete_leaves_outcomes_unknown(
     again = post({"dnids": "1"}, headers={"Idempotency-Key": "unverified"})
     assert "Idempotent-Replayed" not in again.headers  # unverified answers are not replayed
     assert again.status_code == 200 and again.get_json()["status"] == "deleted"  # the retry converged
+
+
+def test_selector_delete_whose_answer_is_lost_reports_what_is_gone(
+    post: Callable[..., Any], sim: SimulatorControl
+) -> None:
+    # The API deletes, then its answer is garbled: a retry could no longer list these
+    # routes (they are gone), so this answer must say what happened to each.
+    sim.inject({"stage": "delete", "status": 200, "body": "html", "afterAction": True})
+    response = post({"routes": [{"accessCode": HOTLINE}]})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["batches"][0]["status"] == "error"
+    # Gone, though this answer cannot prove it was this request that removed them.
+    assert [(r["dnid"], r["outcome"]) for r in body["results"]] == [
+        ("1", "already_absent"),
+        ("2", "already_absent"),
+        ("3", "already_absent"),
+    ]
+    assert "no answer" in body["results"][0]["description"]
+
+
+def test_selector_delete_that_changed_nothing_is_the_problem(post: Callable[..., Any], sim: SimulatorControl) -> None:
+    sim.inject({"stage": "delete", "status": 503, "times": 3})
+    response = post({"routes": [{"accessCode": HOTLINE}]})
+    assert response.status_code == 503  # retryable, and every route is verifiably still there
+    assert response.get_json()["code"] == "upstream_unavailable"
+    assert len(sim.calls("query")) == 2  # the resolving lookup and the one that checked

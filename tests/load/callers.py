@@ -88,7 +88,7 @@ class Callers:
             self._local.session = session
         return session
 
-    def send(self, job: Job, key: str, purpose: str, attempt: int) -> Exchange:
+    def send(self, job: Job, key: str, purpose: str, attempt: int, body: Any = None) -> Exchange:
         headers = {
             "X-API-Key": CANARY_API_KEY,
             "Idempotency-Key": key,
@@ -98,7 +98,10 @@ class Callers:
         started = time.monotonic()
         try:
             response = self._session().post(
-                self.url + "/", data=json.dumps(job.body), headers=headers, timeout=CLIENT_TIMEOUT_SECONDS
+                self.url + "/",
+                data=json.dumps(job.body if body is None else body),
+                headers=headers,
+                timeout=CLIENT_TIMEOUT_SECONDS,
             )
         except requests.RequestException as exc:
             self._local.session = None  # a broken connection is not reused
@@ -125,11 +128,12 @@ class Callers:
         report = CallerReport(job)
         rng = random.Random(self._seed * 100003 + job.index)
         key, purpose, reruns, retries_in_row = job.key, "first", 0, 0
+        body: Any = job.body
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if time.monotonic() > self.deadline:
                 report.gave_up = "the run's time limit"
                 return report
-            exchange = self.send(job, key, purpose, attempt)
+            exchange = self.send(job, key, purpose, attempt, body)
             report.exchanges.append(exchange)
             wait: float | None = None
             if exchange.is_result:
@@ -139,6 +143,7 @@ class Callers:
                     return report
                 reruns += 1
                 key, purpose, retries_in_row = f"{job.key}-r{reruns}", "rerun", 0
+                body = rerun_body(job.body, exchange.body)
             elif isinstance(exchange.body, dict) and exchange.body.get("retryable") is False:
                 report.final = exchange
                 return report
@@ -172,6 +177,16 @@ def settled(body: Any) -> bool:
     if any(b.get("status") in ("error", "not_sent") for b in body.get("batches", [])):
         return False
     return not any(r.get("outcome") in ("unknown", "not_sent") for r in body.get("results") or [])
+
+
+def rerun_body(request: Any, answer: dict[str, Any]) -> Any:
+    """What a careful caller sends again. A routes selector cannot find a route that is
+    gone, so the routes it left unverified are asked about by their record ids, which
+    the answer gives for every route it looked up (README, "Answers")."""
+    if not (isinstance(request, dict) and "routes" in request):
+        return request
+    ids = [r["id"] for r in answer.get("results") or [] if r.get("outcome") in RERUN_OUTCOMES and r.get("id")]
+    return {"ids": ids} if ids else request
 
 
 def needs_rerun(body: dict[str, Any]) -> bool:
