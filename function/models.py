@@ -187,7 +187,7 @@ class RouteResult(_Model):
     description: str | None = None
 
 
-class NotFound(_Model):
+class UnmatchedSelector(_Model):
     """A selector entry that matched no route."""
 
     dnid: str | None = None
@@ -220,7 +220,7 @@ class DryRunResult(_Model):
     dry_run: Literal[True]
     dnids: list[str] = Field(description="The dnids a real request would send (deletable routes only).")
     plan: list[PlannedRoute]
-    not_found: list[NotFound]
+    not_found: list[UnmatchedSelector]
     request_id: str
 
 
@@ -238,7 +238,9 @@ class DeleteResult(_Model):
     results: list[RouteResult] | None = Field(
         default=None, description="One entry per requested route; present whenever a lookup was made."
     )
-    not_found: list[NotFound] | None = Field(default=None, description="Selector entries that matched no route.")
+    not_found: list[UnmatchedSelector] | None = Field(
+        default=None, description="Selector entries that matched no route."
+    )
     request_id: str
 
 

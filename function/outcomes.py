@@ -105,10 +105,11 @@ def _by_name(
     failed = Counter(answer.failed if answer is not None else [])
     outcomes: dict[str, RouteOutcome] = {}
     unverified = "could not be verified: " + (description or "no answer")
+    names_in_batch = Counter(known[dnid].name for dnid in batch if dnid in known)
     for dnid in batch:
         record = known.get(dnid)
         name = record.name if record is not None else None
-        ambiguous = name is not None and sum(1 for r in known.values() if r.name == name and r.dnid in batch) > 1
+        ambiguous = name is not None and names_in_batch[name] > 1
         if name is not None and not ambiguous and deleted[name] > 0:
             deleted[name] -= 1
             outcomes[dnid] = RouteOutcome("deleted")

@@ -20,10 +20,10 @@ from function.models import (
     DeleteRequest,
     DeleteResult,
     DryRunResult,
-    NotFound,
     PlannedRoute,
     RouteResult,
     Target,
+    UnmatchedSelector,
 )
 from function.outcomes import SUCCESS, RouteOutcome, assign, is_clean
 from function.results import BatchAnswer, parse_delete_answer
@@ -58,7 +58,7 @@ class Plan:
     requested: list[tuple[str, str]]  # ("dnid" | "id" | "record", key) in request order
     records: dict[str, RouteRecord] = field(default_factory=dict)  # dnid -> record
     by_id: dict[str, RouteRecord] = field(default_factory=dict)
-    not_found: list[NotFound] = field(default_factory=list)
+    not_found: list[UnmatchedSelector] = field(default_factory=list)
     looked_up: bool = False
 
     @property
@@ -87,12 +87,13 @@ def execute(
 ) -> Answer:
     budget = LookupBudget(max_lookup_records)
     plan = resolve(client, request, budget=budget, deadline=deadline)
-    if len(plan.sendable) > max_dnids:
-        raise InvalidRequest(f"The selection matches {len(plan.sendable)} routes; at most {max_dnids} (MAX_DNIDS).")
+    sendable = plan.sendable
+    if len(sendable) > max_dnids:
+        raise InvalidRequest(f"The selection matches {len(sendable)} routes; at most {max_dnids} (MAX_DNIDS).")
     if request.dry_run:
         return Answer(dry_run_result(plan, request_id), 200)
 
-    runs = run_batches(client, plan.sendable, batch_size=batch_size, deadline=deadline)
+    runs = run_batches(client, sendable, batch_size=batch_size, deadline=deadline)
     fault = next((run.error for run in runs if run.error is not None), None)
     deleted_any = any(run.answer and run.answer.status in ("deleted", "partial") for run in runs)
     if fault is not None and not deleted_any and not plan.looked_up:
@@ -100,7 +101,7 @@ def execute(
         # problem is the answer, and sending the same dnids again converges.
         raise fault
     outcomes = settle(client, plan, runs, budget=budget, deadline=deadline)
-    if fault is not None and not deleted_any and outcomes is not None and _untouched(plan, outcomes):
+    if fault is not None and not deleted_any and outcomes is not None and _untouched(sendable, outcomes):
         # Every route the failed call carried is verifiably still there: nothing
         # happened, and the problem (often retryable) says more than a 422 would.
         raise fault
@@ -109,7 +110,7 @@ def execute(
     status = _status(batches, results)
     result = DeleteResult(
         status=status,
-        dnids=plan.sendable,
+        dnids=sendable,
         deleted=[name for run in runs if run.answer for name in run.answer.deleted],
         failed=[name for run in runs if run.answer for name in run.answer.failed],
         ids=[i for run in runs if run.answer for i in run.answer.ids],
@@ -138,7 +139,7 @@ def resolve(client: CecClient, request: DeleteRequest, *, budget: LookupBudget, 
             record = found.get(key)
             plan.requested.append(("id" if by_id else "dnid", key))
             if record is None:
-                plan.not_found.append(NotFound(id=key) if by_id else NotFound(dnid=key))
+                plan.not_found.append(UnmatchedSelector(id=key) if by_id else UnmatchedSelector(dnid=key))
             else:
                 plan.records.setdefault(record.dnid, record)
                 plan.by_id[record.id] = record
@@ -150,7 +151,7 @@ def resolve(client: CecClient, request: DeleteRequest, *, budget: LookupBudget, 
         )
         _require(complete, budget)
         if not matches:
-            plan.not_found.append(NotFound(access_code=selector.access_code, ext_code=selector.ext_code))
+            plan.not_found.append(UnmatchedSelector(access_code=selector.access_code, ext_code=selector.ext_code))
         for record in matches:
             if record.dnid not in plan.records:
                 plan.records[record.dnid] = record
@@ -182,8 +183,7 @@ def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadlin
     return runs
 
 
-def _untouched(plan: Plan, outcomes: dict[str, RouteOutcome]) -> bool:
-    sent = plan.sendable
+def _untouched(sent: list[str], outcomes: dict[str, RouteOutcome]) -> bool:
     return all(outcomes[dnid].outcome in ("failed", "not_sent") for dnid in sent if dnid in outcomes)
 
 
