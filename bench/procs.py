@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -16,16 +15,10 @@ import psutil
 import requests
 
 from bench import config
+from cec_sim.function_server import free_port, stop_process
 
 LOG_DIR = Path(tempfile.mkdtemp(prefix="cec-bench-"))
 START_TIMEOUT_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -88,13 +81,7 @@ class Running:
         return sum(peaks), max(peaks, default=0.0)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 def _status_kib(pid: int, field: str) -> float:

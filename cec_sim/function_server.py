@@ -28,6 +28,18 @@ def free_port() -> int:
         return port
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM so that gunicorn and the servers shut down cleanly; kill if they hang."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 class FunctionServer:
     """One server process on 127.0.0.1; its stdout and stderr go to ``log_path``."""
 
@@ -62,14 +74,8 @@ class FunctionServer:
         raise RuntimeError(f"the function server did not start:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> FunctionServer:
         return self.start() if self.process is None else self

@@ -13,7 +13,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from function.errors import FunctionError, InvalidRequest
 from function.log import HeaderLookup
@@ -59,9 +58,6 @@ def key_from_headers(headers: HeaderLookup) -> tuple[str, str] | None:
     if job and scheduled:
         return "cloud-scheduler", f"{job}@{scheduled}"
     return None
-
-
-Begin = Literal["started", "replay"]
 
 
 class IdempotencyStore:

@@ -96,7 +96,6 @@ class LookupBudget:
     def __init__(self, max_records: int) -> None:
         self.max_records = max_records
         self.read = 0
-        self.exhausted = False
 
 
 @dataclass
@@ -146,7 +145,6 @@ def _scan_once(
         start = max(0, offset - OVERLAP)
         if limit <= offset - start:
             # Not even one new record fits in what the budget leaves.
-            budget.exhausted = True
             return ScanResult(list(records.values()), complete=False)
         page, total = _page(api.query_called_route({**filters, "limit": limit, "offset": start}, deadline))
         budget.read += len(page)

@@ -27,7 +27,6 @@ from pydantic import (
 from function.errors import NotConfigured
 
 CallerAuthMethod = Literal["api_key", "webhook", "iam", "none"]
-CALLER_AUTH_METHODS: tuple[CallerAuthMethod, ...] = ("api_key", "webhook", "iam", "none")
 
 SECRET_VERSION_PATTERN = r"^projects/[^/\s]+/(locations/[^/\s]+/)?secrets/[^/\s]+/versions/[^/\s]+$"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cec_sim import SimulatorControl  # noqa: E402 - after the path is set
-from cec_sim.function_server import FunctionServer, free_port  # noqa: E402
+from cec_sim.function_server import FunctionServer, free_port, stop_process  # noqa: E402
 
 DEMO_KEY = "demo-caller-key"
 CREDENTIALS = "projects/demo/secrets/cec-credentials/versions/latest"
@@ -93,11 +92,7 @@ def main() -> int:
         return run_requests(control, url, secrets_port, function.log_path)
     finally:
         function.stop()
-        sim.send_signal(signal.SIGTERM)
-        try:
-            sim.wait(10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        stop_process(sim)
 
 
 def run_requests(control: SimulatorControl, url: str, secrets_port: int, function_log: Path) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cec_sim.function_server import FunctionServer
+from cec_sim.function_server import FunctionServer, stop_process
 from tests.load.config import BATCH_SIZE, CANARY_API_KEY, CEC_TIMEOUT_SECONDS, CREDENTIALS_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,13 +28,7 @@ class Child:
 
     def stop(self) -> None:
         # Only the processes started here, by their own handle.
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 def start_simulator(workdir: Path, children: list[Child]) -> tuple[str, str]:
