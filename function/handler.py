@@ -133,7 +133,7 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
 
     body = _read_body(request)
     caller = rt.authenticator.authenticate(request.headers, body, deadline)
-    summary["auth"] = caller.method
+    summary.update(auth=caller.method, caller=caller.principal)
     _check_content_type(request.headers.get("Content-Type"))
     document = _parse_json(body)
     parsed = _validate(document, settings.max_dnids)
