@@ -104,18 +104,42 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
                 f"{request.method} is not allowed here; send POST with a JSON body.", headers={"Allow": "POST"}
             )
         return _delete(request, request_id, summary)
-    if path in ("/healthz", "/openapi.json"):
+    if path == "/healthz" or path in _DOCUMENTS:
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(f"{request.method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"})
-        if path == "/openapi.json":
+        if path in _DOCUMENTS:
             # Imported here: building schemas pulls in pydantic.json_schema, which no
             # deletion needs (25-45 ms of every cold start, bench/FINDINGS.md).
             from function import openapi  # noqa: PLC0415 - see the comment above
 
-            return flask.Response(openapi.document_bytes(), 200, mimetype="application/json")
+            document = openapi.document_bytes(_DOCUMENTS[path], _server_url(request))
+            return flask.Response(document, 200, mimetype="application/json")
         configured = _is_configured()
         return _json({"status": "ok", "configured": configured}, 200)
     raise NotFound(f"There is nothing at {path[:64]}; POST to / to delete routes.")
+
+
+# The OpenAPI documents and their versions (function/openapi.py's PATHS; a test keeps
+# them equal without importing that module here).
+_DOCUMENTS: dict[str, Any] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
+_HOST = re.compile(r"^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$")
+
+
+def _server_url(request: flask.Request) -> str | None:
+    """PUBLIC_URL, else the URL this request reached (Cloud Run: X-Forwarded-Proto says
+    https), else None when the Host header is not a plain host name."""
+    try:
+        public_url = get_settings().public_url
+    except FunctionError:
+        public_url = None  # a document is still served by a misconfigured function
+    if public_url:
+        return public_url.rstrip("/")
+    host = request.host
+    if not _HOST.match(host):
+        return None
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    scheme = forwarded if forwarded in ("http", "https") else request.scheme
+    return f"{scheme}://{host}"
 
 
 def _is_configured() -> bool:

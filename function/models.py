@@ -23,49 +23,37 @@ from function.dnids import DnidsInvalid, parse_dnids, parse_ids
 
 DEFAULT_MAX_DNIDS = 10000
 
+_DIGITS = r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"
+_DIGIT_LIST = r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$"
+
+# The documents show each accepted form as one branch of one type, so that generated
+# clients can tell them apart (a list whose items are themselves "integer or string"
+# becomes a wrapper model that openapi-generator's Python client cannot fill). The
+# parser is more tolerant than that (a mixed list [1, "2"] passes too).
 _DNIDS_SCHEMA: dict[str, Any] = {
     "description": (
         "The routes to delete, by dnid (the small configuration number, not the 19-digit id):"
-        ' the API\'s own comma-separated string ("1,2") or a list of integers and digit strings.'
-        " Whitespace is trimmed and duplicates dropped."
+        ' the API\'s own comma-separated string ("1,2"), or a list of integers, or a list of'
+        " digit strings. Whitespace is trimmed and duplicates dropped."
     ),
     "anyOf": [
-        {
-            "type": "string",
-            "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$",
-            "examples": ["1,2"],
-        },
-        {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "anyOf": [
-                    {"type": "integer", "minimum": 1},
-                    {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"},
-                ]
-            },
-        },
+        {"type": "string", "pattern": _DIGIT_LIST, "examples": ["1,2"]},
+        {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
+        {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _DIGITS}},
     ],
 }
 
 
+# Record ids have 19 digits, past what a JavaScript number holds exactly: the documents
+# offer them as strings only (the parser also takes integers).
 _IDS_SCHEMA: dict[str, Any] = {
     "description": (
         "The routes to delete, by record id (the 19-digit id that queryCalledRoute and"
         " deleteCalledRoute return): a comma-separated string or a list of digit strings."
     ),
     "anyOf": [
-        {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$"},
-        {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "anyOf": [
-                    {"type": "string", "pattern": r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"},
-                    {"type": "integer", "minimum": 1},
-                ]
-            },
-        },
+        {"type": "string", "pattern": _DIGIT_LIST, "examples": ["1127983948544239618"]},
+        {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": _DIGITS}},
     ],
 }
 
@@ -118,9 +106,20 @@ IdList = Annotated[
 ]
 
 
-class DeleteRequest(_Input):
-    """Body of ``POST /``: exactly one selector (dnids, ids or routes), optionally a dry run."""
+# The selectors of DeleteRequest: exactly one of them per body. A new selector is one
+# optional field on DeleteRequest plus its name here; the rule, the 400 details and the
+# OpenAPI documents (x-exactly-one-of) follow from this tuple.
+SELECTORS: tuple[str, ...] = ("dnids", "ids", "routes")
 
+
+class DeleteRequest(_Input):
+    """Body of ``POST /``. Give exactly one selector (dnids, ids or routes), optionally with
+    dryRun. A selector sent as null counts as absent. A body with none or several
+    selectors answers 400 invalid_request (the rule is also in x-exactly-one-of)."""
+
+    # One object with optional selectors rather than oneOf branches: code generators keep
+    # every field of one object (a oneOf branch model kept only its selector and dropped
+    # dryRun, turning a dry run into a deletion).
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -128,11 +127,7 @@ class DeleteRequest(_Input):
                 {"ids": ["1127983948544239618"]},
                 {"routes": [{"accessCode": "9911411"}], "dryRun": True},
             ],
-            # A selector sent as null counts as absent (no-code tools send empty fields so).
-            "oneOf": [
-                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
-                for name in ("dnids", "ids", "routes")
-            ],
+            "x-exactly-one-of": list(SELECTORS),
         }
     )
 
@@ -143,15 +138,24 @@ class DeleteRequest(_Input):
         default=False, description="Return the plan (what would be deleted) and delete nothing."
     )
 
+    @property
+    def selector(self) -> str:
+        """The name of the selector this body uses (valid bodies have exactly one)."""
+        return next(name for name in SELECTORS if getattr(self, name) is not None)
+
     @model_validator(mode="after")
     def _one_selector(self) -> DeleteRequest:
-        given = [name for name in ("dnids", "ids", "routes") if getattr(self, name) is not None]
+        given = [name for name in SELECTORS if getattr(self, name) is not None]
         if len(given) != 1:
             raise PydanticCustomError(
                 "one_selector",
-                "give exactly one of dnids, ids or routes" + (f" (this body has {', '.join(given)})" if given else ""),
+                f"give exactly one of {_names(SELECTORS)}" + (f" (this body has {', '.join(given)})" if given else ""),
             )
         return self
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 BatchStatus = Literal["deleted", "partial", "failed", "error", "not_sent"]
@@ -262,6 +266,10 @@ class Problem(_Model):
     errors: list[FieldError] | None = Field(default=None, description="Field errors (status 400).")
 
 
+def _request_fields() -> str:
+    return ", ".join(field.alias or name for name, field in DeleteRequest.model_fields.items())
+
+
 def validation_errors(exc: ValidationError) -> list[FieldError]:
     """Turn pydantic's errors into field errors that speak of the JSON body."""
     result: list[FieldError] = []
@@ -274,7 +282,7 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
             ctx = error.get("ctx") or {}
             result.extend(FieldError(pointer=p, detail=d) for p, d in ctx.get("entries", []))
         elif kind == "extra_forbidden":
-            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else "dnids, ids, routes, dryRun"
+            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else _request_fields()
             result.append(FieldError(pointer=pointer, detail=f"unknown field; the accepted ones are {allowed}"))
         elif kind == "missing":
             result.append(FieldError(pointer=pointer, detail="is required"))

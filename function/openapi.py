@@ -1,40 +1,180 @@
-"""The OpenAPI 3.1 document of this function, generated from the pydantic models."""
+"""The OpenAPI documents of this function, generated from the pydantic models.
+
+One source, three documents: 3.1 (``/openapi.json``) is built here; 3.0.3
+(``/openapi-3.0.json``) and Swagger 2.0 (``/swagger.json``) are derived from it by
+function/openapi_convert.py. The same builders write docs/api/ and the Power Automate
+connector (scripts/write_api_docs.py), and a test keeps those files in sync.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Literal
 
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault, models_json_schema
+from pydantic_core import core_schema
 
+from function import openapi_examples as ex
 from function.models import DeleteRequest, DeleteResult, DryRunResult, Problem
 
 TITLE = "CEC deleteCalledRoute function"
 VERSION = "1.0.0"
+Version = Literal["3.1", "3.0", "2.0"]
+PATHS: dict[str, Version] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
 
 
-def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+class _NoNullSchema(GenerateJsonSchema):
+    """JSON schemas without ``null``: answers leave out fields that would be null, and a
+    null selector in a request counts as absent, so no document offers null. (Null
+    branches break 3.0 converters and every Swagger 2.0 consumer.)"""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        default = super().get_default_value(schema)
+        return NoDefault if default is None else default
+
+
+def _content(media_type: str, schema: str, examples: dict[str, Any]) -> dict[str, Any]:
+    return {
+        media_type: {
+            "schema": {"$ref": f"#/components/schemas/{schema}"},
+            "examples": {name: {"value": value} for name, value in examples.items()},
+        }
+    }
+
+
+def _problem(status: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": _content("application/problem+json", "Problem", {ex.PROBLEMS[status]["code"]: ex.PROBLEMS[status]}),
     }
     if headers:
         response["headers"] = headers
     return response
 
 
-def _result(description: str) -> dict[str, Any]:
+def _retry_after(description: str) -> dict[str, Any]:
+    return {"Retry-After": {"description": description, "schema": {"type": "integer", "minimum": 1}}}
+
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Optional. A new unique value (e.g. a fresh UUID) for each distinct deletion; send the"
+        " same value again only to retry that same request, which then replays the first"
+        " answer. The same key with another body answers 422 idempotency_key_reused. Without"
+        " it, webhook-id or Cloud Scheduler's job name and schedule time serve as the key."
+        " Dry runs ignore it."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def _delete_operation() -> dict[str, Any]:
     return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeleteResult"}}},
+        "operationId": "deleteCalledRoutes",
+        "tags": ["routes"],
+        "summary": "Delete called routes (or preview the deletion)",
+        "description": (
+            "Deletes the called routes selected by dnids, record ids or access code/extension"
+            " (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
+            " happened to each route. With dryRun it only returns the plan. Authenticate with"
+            " X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+        ),
+        "parameters": [_IDEMPOTENCY_KEY],
+        "security": [{"apiKey": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/DeleteRequest"},
+                    "examples": ex.REQUESTS,
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": (
+                    "Every selected route is gone (status deleted: deleted or already absent),"
+                    " or the dry-run plan (status planned)."
+                ),
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/DeleteResult"},
+                                {"$ref": "#/components/schemas/DryRunResult"},
+                            ]
+                        },
+                        "examples": {"deleted": {"value": ex.DELETED}, "planned": {"value": ex.PLANNED}},
+                    }
+                },
+            },
+            "207": {
+                "description": "Some routes were deleted, some were not (status partial).",
+                "content": _content("application/json", "DeleteResult", {"partial": ex.PARTIAL}),
+            },
+            "400": _problem("400", "The body is not valid (invalid_request with errors, or malformed_json)."),
+            "401": _problem("401", "The caller is not authenticated."),
+            "405": _problem("405", "Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
+            "409": _problem(
+                "409", "A request with the same idempotency key is still running.", _retry_after("Always 1.")
+            ),
+            "413": _problem("413", "The body is larger than 1 MiB."),
+            "415": _problem("415", "The body is not JSON."),
+            "422": {
+                "description": (
+                    "No route was deleted (a result with status failed), or the idempotency key was"
+                    " reused or the selection needs more lookups than allowed (a problem)."
+                ),
+                "content": {
+                    **_content("application/json", "DeleteResult", {"failed": ex.FAILED}),
+                    **_problem("422", "")["content"],
+                },
+            },
+            "500": _problem("500", "A configured secret is unusable, or an unexpected error."),
+            "502": _problem("502", "The CEC API rejected the credentials or the request, or answered unexpectedly."),
+            "503": _problem(
+                "503",
+                "The function is not configured, or a secret or the CEC API is unavailable.",
+                _retry_after("Seconds to wait; on every retryable 503."),
+            ),
+            "504": _problem("504", "The CEC API did not answer in time."),
+        },
     }
 
 
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+_NOT_GET = {
+    "description": "Only GET and HEAD are allowed.",
+    "headers": {"Allow": {"schema": {"type": "string"}}},
+    "content": _content(
+        "application/problem+json",
+        "Problem",
+        {"method_not_allowed": ex.problem(405, "method_not_allowed", "Method not allowed", "POST is not allowed.")},
+    ),
+}
+
+
+def _document_route(version: str) -> dict[str, Any]:
+    return {
+        "operationId": "openapi" + version.replace(".", ""),
+        "tags": ["meta"],
+        "summary": f"This interface as OpenAPI {version}" if version != "2.0" else "This interface as Swagger 2.0",
+        "security": [],
+        "responses": {
+            "200": {"description": "The document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "405": _NOT_GET,
+        },
+    }
 
 
 def build_document() -> dict[str, Any]:
+    """The 3.1 document without ``servers`` (added per request: see document_bytes)."""
     _, schemas = models_json_schema(
         [
             (DeleteRequest, "validation"),
@@ -44,101 +184,49 @@ def build_document() -> dict[str, Any]:
         ],
         ref_template="#/components/schemas/{model}",
         by_alias=True,
+        schema_generator=_NoNullSchema,
     )
-    delete = {
-        "operationId": "deleteCalledRoutes",
-        "summary": "Delete called routes (or preview the deletion)",
-        "description": (
-            "Deletes the called routes selected by dnids, record ids or access code/extension"
-            " (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
-            " happened to each route. With dryRun it only returns the plan. Authenticate with"
-            " X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
-            " Idempotency-Key (else webhook-id, else Cloud Scheduler's job name and schedule time)"
-            " replays the first answer of a repeated request."
-        ),
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
+    health = {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["ok"]}, "configured": {"type": "boolean"}},
+        "required": ["status", "configured"],
+    }
+    paths: dict[str, Any] = {
+        "/": {"post": _delete_operation()},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "tags": ["meta"],
+                "summary": "Liveness; makes no upstream call",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The instance is serving; configured says whether POST can work.",
+                        "content": {"application/json": {"schema": health}},
+                    },
+                    "405": _NOT_GET,
+                },
             }
-        ],
-        "security": [{"apiKey": []}, {}],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeleteRequest"}}},
-        },
-        "responses": {
-            "200": {
-                "description": "Every selected route is gone (deleted or already absent), or the dry-run plan.",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                {"$ref": "#/components/schemas/DeleteResult"},
-                                {"$ref": "#/components/schemas/DryRunResult"},
-                            ]
-                        }
-                    }
-                },
-            },
-            "207": _result("Some routes were deleted, some were not."),
-            "409": _problem("A request with the same idempotency key is still running.", _RETRY_AFTER),
-            "422": {
-                "description": (
-                    "No route was deleted (a result), or the idempotency key was reused or the"
-                    " selection needs more lookups than allowed (a problem)."
-                ),
-                "content": {
-                    **_result("")["content"],
-                    **_problem("")["content"],
-                },
-            },
-            "400": _problem("The body is not valid (see errors)."),
-            "401": _problem("The caller is not authenticated."),
-            "405": _problem("Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
-            "413": _problem("The body is larger than 1 MiB."),
-            "415": _problem("The body is not JSON."),
-            "500": _problem("A configured secret is unusable, or an unexpected error."),
-            "502": _problem("The CEC API rejected the credentials or answered unexpectedly."),
-            "503": _problem("The function is not configured, or a secret or the CEC API is unavailable.", _RETRY_AFTER),
-            "504": _problem("The CEC API did not answer in time."),
         },
     }
+    for path, version in PATHS.items():
+        paths[path] = {"get": _document_route(version)}
     return {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": VERSION},
-        "paths": {
-            "/": {"post": delete},
-            "/healthz": {
-                "get": {
-                    "operationId": "healthz",
-                    "summary": "Liveness; makes no upstream call",
-                    "responses": {
-                        "200": {
-                            "description": "The instance is serving.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {"status": {"const": "ok"}, "configured": {"type": "boolean"}},
-                                        "required": ["status", "configured"],
-                                    }
-                                }
-                            },
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document",
-                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
-                }
-            },
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": (
+                "Deletes Huawei Cloud CEC called routes for automation callers. Branch on the"
+                " HTTP status, then on code and retryable of a problem (application/problem+json)."
+            ),
+            "license": {"name": "Proprietary (no licence is granted)"},
         },
+        "tags": [
+            {"name": "routes", "description": "Deleting called routes"},
+            {"name": "meta", "description": "Health and the interface documents"},
+        ],
+        "paths": paths,
         "components": {
             "schemas": schemas["$defs"],
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
@@ -147,5 +235,27 @@ def build_document() -> dict[str, Any]:
 
 
 @functools.cache
-def document_bytes() -> bytes:
-    return json.dumps(build_document(), indent=2).encode("utf-8")
+def _documents() -> dict[Version, dict[str, Any]]:
+    # Imported here so that /openapi.json alone does not pay for the converters.
+    from function.openapi_convert import to_openapi_30, to_swagger_20  # noqa: PLC0415
+
+    doc31 = build_document()
+    doc30 = to_openapi_30(doc31)
+    return {"3.1": doc31, "3.0": doc30, "2.0": to_swagger_20(doc30)}
+
+
+def document(version: Version, server_url: str | None) -> dict[str, Any]:
+    """The document of ``version``, with ``server_url`` as its server (2.0: host)."""
+    base = _documents()[version]
+    if server_url is None:
+        return base
+    if version == "2.0":
+        from function.openapi_convert import swagger_host  # noqa: PLC0415
+
+        return {**base, **swagger_host(server_url)}
+    return {**base, "servers": [{"url": server_url}]}
+
+
+@functools.lru_cache(maxsize=16)  # bounded: the server URL can come from the request's Host
+def document_bytes(version: Version, server_url: str | None) -> bytes:
+    return json.dumps(document(version, server_url), indent=2).encode("utf-8")

@@ -104,6 +104,14 @@ class Settings(BaseModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
 
+    # The OpenAPI documents (function/openapi.py): the URL they name as the server.
+    public_url: str | None = Field(
+        default=None,
+        alias="PUBLIC_URL",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The function's public URL, written into the OpenAPI documents' servers.",
+    )
+
     @field_validator("caller_auth", mode="before")
     @classmethod
     def _split_methods(cls, value: object) -> object:
