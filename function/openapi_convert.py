@@ -160,11 +160,15 @@ def _union_object(branches: list[dict[str, Any]], names: list[str]) -> dict[str,
     for branch in branches:
         for name, sub in branch.get("properties", {}).items():
             known = properties.get(name)
-            if known is not None and "enum" in known and "enum" in sub:
+            if known is None or known == sub:
+                properties[name] = sub
+            elif "enum" in known and "enum" in sub and known.get("type") == sub.get("type"):
                 # status: "deleted" in one branch, "planned" in the other.
                 properties[name] = {**known, "enum": list(dict.fromkeys(known["enum"] + sub["enum"]))}
-            else:
-                properties.setdefault(name, sub)
+            elif known.get("type") != sub.get("type") or "$ref" in known or "$ref" in sub:
+                # status: a string in a result, an integer in a problem: 2.0 cannot say
+                # "one or the other", so this field is left untyped.
+                properties[name] = {"description": "Differs by shape; see the definitions named above."}
     required = set.intersection(*(set(b.get("required", [])) for b in branches))
     label = " or ".join(n for n in names if n) or "one of several objects"
     union: dict[str, Any] = {

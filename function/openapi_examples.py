@@ -64,25 +64,20 @@ PARTIAL = {
     "status": "partial",
     "dnids": ["5", "6"],
     "deleted": ["4008001000"],
-    "failed": ["40080010001"],
-    "ids": ["1127986019188238340"],
+    "failed": ["40080010002"],
+    "ids": ["1127986019188238341"],
     "batches": [
-        {
-            "dnids": ["5", "6"],
-            "returnCode": "0",
-            "description": "Success:4008001000,Failed:40080010001",
-            "status": "partial",
-        }
+        {"dnids": ["5", "6"], "returnCode": "0", "description": "data partial delete success", "status": "partial"}
     ],
     "results": [
-        {"dnid": "5", "id": "1127986019188238340", "accessCode": "4008001000", "extCode": "", "outcome": "deleted"},
+        {"dnid": "5", "outcome": "deleted"},
         {
             "dnid": "6",
-            "id": "1127986019188238341",
+            "id": "1127986019188238342",
             "accessCode": "4008001000",
-            "extCode": "1",
-            "outcome": "failed",
-            "description": "the API reported it as not deleted",
+            "extCode": "2",
+            "outcome": "protected",
+            "description": "data partial delete success",
         },
     ],
     "requestId": _REQUEST_ID,
@@ -90,22 +85,21 @@ PARTIAL = {
 
 FAILED = {
     "status": "failed",
-    "dnids": [],
+    "dnids": ["7"],
     "deleted": [],
-    "failed": [],
-    "ids": [],
-    "batches": [],
+    "failed": ["40080010003"],
+    "ids": ["1127986019188238343"],
+    "batches": [{"dnids": ["7"], "returnCode": "1", "description": "data delete failed", "status": "failed"}],
     "results": [
         {
             "dnid": "7",
-            "id": "1127986019188238342",
+            "id": "1127986019188238343",
             "accessCode": "4008001000",
-            "extCode": "2",
+            "extCode": "3",
             "outcome": "protected",
-            "description": "editable is 2: the route is marked not deletable",
+            "description": "data delete failed",
         }
     ],
-    "notFound": [],
     "requestId": _REQUEST_ID,
 }
 
@@ -142,7 +136,7 @@ INVALID = {
 
 PROBLEMS: dict[str, dict[str, Any]] = {
     "400": INVALID,
-    "401": problem(401, "unauthenticated", "Authentication required", "api_key: no X-API-Key header."),
+    "401": problem(401, "unauthenticated", "The caller is not authenticated", "api_key: no X-API-Key header."),
     "405": problem(405, "method_not_allowed", "Method not allowed", "GET is not allowed here; send POST."),
     "409": problem(
         409,
@@ -153,7 +147,7 @@ PROBLEMS: dict[str, dict[str, Any]] = {
     ),
     "413": problem(413, "payload_too_large", "The body is too large", "The body is larger than 1048576 bytes."),
     "415": problem(
-        415, "unsupported_media_type", "Unsupported media type", "No Content-Type; send application/json."
+        415, "unsupported_media_type", "The body must be JSON", "No Content-Type; send the body as Content-Type: application/json."
     ),
     "422": problem(
         422,
@@ -163,7 +157,7 @@ PROBLEMS: dict[str, dict[str, Any]] = {
     ),
     "500": problem(500, "internal_error", "Internal error", "An unexpected error occurred."),
     "502": problem(
-        502, "upstream_rejected", "The CEC API rejected the request", "The CEC API answered 400."
+        502, "upstream_rejected", "The CEC API refused the request", "The CEC API answered 400."
     ),
     "503": problem(
         503,

@@ -1,0 +1,57 @@
+"""The committed contract files are what the models generate; the connector is sound."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from function.openapi_files import contract_files
+from tests.conftest import ROOT
+
+CONNECTOR = ROOT / "connectors" / "power-automate"
+
+
+def test_committed_files_match_the_models() -> None:
+    stale = [path for path, content in contract_files().items() if (ROOT / path).read_bytes() != content]
+    assert stale == [], f"stale: {stale}; run .venv/bin/python scripts/write_api_docs.py"
+
+
+def _definition() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CONNECTOR / "apiDefinition.swagger.json").read_text())
+    return data
+
+
+def test_connector_definition_is_swagger_20_with_the_api_key_scheme() -> None:
+    doc = _definition()
+    validate(doc)  # openapi-spec-validator's Swagger 2.0 schema
+    assert doc["swagger"] == "2.0" and doc["host"] and doc["schemes"] == ["https"]
+    assert doc["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+    assert set(doc["paths"]) == {"/", "/healthz"}
+    post = doc["paths"]["/"]["post"]
+    assert post["operationId"] == "deleteCalledRoutes" and post["security"] == [{"api_key": []}]
+    assert doc["paths"]["/healthz"]["get"]["x-ms-visibility"] == "internal"
+
+
+def test_a_flow_author_sees_labelled_fields() -> None:
+    doc = _definition()
+    request = doc["definitions"]["DeleteRequest"]["properties"]
+    assert {name: (p["x-ms-summary"], p.get("x-ms-visibility")) for name, p in request.items()} == {
+        "dnids": ("Dnids", "important"),
+        "ids": ("Record ids", "advanced"),
+        "routes": ("Hotlines", "advanced"),
+        "dryRun": ("Dry run (delete nothing)", "important"),
+    }
+    (header,) = [p for p in doc["paths"]["/"]["post"]["parameters"] if p["in"] == "header"]
+    assert header["x-ms-visibility"] == "advanced" and header["required"] is False
+    assert doc["definitions"]["Problem"]["properties"]["code"]["x-ms-summary"] == "Problem code"
+    # Swagger 2.0 has one type per field: dnids is offered as the API's own string.
+    assert request["dnids"]["type"] == "string"
+
+
+def test_connector_properties_ask_for_the_key_as_a_secure_string() -> None:
+    properties = json.loads((CONNECTOR / "apiProperties.json").read_text())["properties"]
+    key = properties["connectionParameters"]["api_key"]
+    assert key["type"] == "securestring" and key["uiDefinition"]["constraints"]["required"] == "true"
+    assert properties["iconBrandColor"].startswith("#")
