@@ -233,7 +233,10 @@ def to_swagger_20(doc: dict[str, Any]) -> dict[str, Any]:
                 if more:
                     raise UnsupportedSchema("a request body with several media types")
                 op["consumes"] = [media_type]
-                parameter = {"name": "body", "in": "body", "required": body.get("required", False)}
+                # Named after the schema, as 3.0 generators name the argument (delete_request).
+                ref = media["schema"].get("$ref", "#/body")
+                name = ref.rsplit("/", 1)[1][:1].lower() + ref.rsplit("/", 1)[1][1:]
+                parameter = {"name": name, "in": "body", "required": body.get("required", False)}
                 parameter["schema"] = schema_20(media["schema"], schemas)
                 if media.get("examples"):
                     parameter["x-examples"] = copy.deepcopy(media["examples"])
