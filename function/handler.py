@@ -122,7 +122,10 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
 # The OpenAPI documents and their versions (function/openapi.py's PATHS; a test keeps
 # them equal without importing that module here).
 _DOCUMENTS: dict[str, Any] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
-_HOST = re.compile(r"^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?$"  # name or IPv4, optional port
+    r"|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$"  # [IPv6], optional port
+)
 
 
 def _server_url(request: flask.Request) -> str | None:

@@ -184,7 +184,8 @@ def _union_object(branches: list[dict[str, Any]], names: list[str]) -> dict[str,
 def _shape(schema: dict[str, Any]) -> str:
     if schema.get("type") == "array":
         return "a list of " + " or ".join(_shape(i) for i in schema["items"].get("anyOf", [schema["items"]]))
-    return str(schema.get("type", "a value")) + (" (e.g. " + repr(schema["example"]) + ")" if "example" in schema else "")
+    example = f" (e.g. {schema['example']!r})" if "example" in schema else ""
+    return str(schema.get("type", "a value")) + example
 
 
 def _parameter_20(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +226,8 @@ def to_swagger_20(doc: dict[str, Any]) -> dict[str, Any]:
     for path, item in doc["paths"].items():
         paths[path] = {}
         for method, operation in item.items():
-            op = {k: copy.deepcopy(v) for k, v in operation.items() if k not in ("parameters", "requestBody", "responses")}
+            op = {k: copy.deepcopy(v) for k, v in operation.items() if k not in ("parameters", "requestBody")}
+            del op["responses"]
             parameters = [_parameter_20(p) for p in operation.get("parameters", [])]
             if "requestBody" in operation:
                 body = operation["requestBody"]

@@ -147,7 +147,10 @@ PROBLEMS: dict[str, dict[str, Any]] = {
     ),
     "413": problem(413, "payload_too_large", "The body is too large", "The body is larger than 1048576 bytes."),
     "415": problem(
-        415, "unsupported_media_type", "The body must be JSON", "No Content-Type; send the body as Content-Type: application/json."
+        415,
+        "unsupported_media_type",
+        "The body must be JSON",
+        "No Content-Type; send the body as Content-Type: application/json.",
     ),
     "422": problem(
         422,
@@ -156,9 +159,7 @@ PROBLEMS: dict[str, dict[str, Any]] = {
         "This Idempotency-Key was used with a different body.",
     ),
     "500": problem(500, "internal_error", "Internal error", "An unexpected error occurred."),
-    "502": problem(
-        502, "upstream_rejected", "The CEC API refused the request", "The CEC API answered 400."
-    ),
+    "502": problem(502, "upstream_rejected", "The CEC API refused the request", "The CEC API answered 400."),
     "503": problem(
         503,
         "upstream_unavailable",

@@ -1,7 +1,7 @@
 """Write the OpenAPI documents and the Power Automate connector from the models.
 
-    .venv/bin/python scripts/write_api_docs.py          # rewrite docs/api/ and connectors/
-    .venv/bin/python scripts/write_api_docs.py --check  # exit 1 if a committed file is stale
+.venv/bin/python scripts/write_api_docs.py          # rewrite docs/api/ and connectors/
+.venv/bin/python scripts/write_api_docs.py --check  # exit 1 if a committed file is stale
 """
 
 from __future__ import annotations

@@ -180,4 +180,5 @@ def test_answers_conform_to_the_swagger_20_document(answers: list[Any], document
     for response in answers:
         assert response.headers["Content-Type"] in operation["produces"]
         schema = operation["responses"][str(response.status_code)]["schema"]
-        jsonschema.Draft4Validator({**schema, "definitions": doc["definitions"]}).validate(response.get_json(force=True))
+        validator = jsonschema.Draft4Validator({**schema, "definitions": doc["definitions"]})
+        validator.validate(response.get_json(force=True))

@@ -64,7 +64,8 @@ def test_a_choice_of_objects_becomes_one_object_with_every_field() -> None:
 
 
 def test_swagger_host_from_a_server_url() -> None:
-    assert swagger_host("https://h.example:8443/a/b/") == {"host": "h.example:8443", "basePath": "/a/b", "schemes": ["https"]}
+    expected = {"host": "h.example:8443", "basePath": "/a/b", "schemes": ["https"]}
+    assert swagger_host("https://h.example:8443/a/b/") == expected
     assert swagger_host("http://127.0.0.1:8080")["basePath"] == "/"
     with pytest.raises(ValueError):
         swagger_host("/relative")
@@ -79,14 +80,19 @@ def test_a_small_document_goes_down_both_steps_and_stays_valid() -> None:
             "/": {
                 "post": {
                     "operationId": "op",
-                    "parameters": [{"name": "K", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 9}}],
+                    "parameters": [
+                        {"name": "K", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 9}}
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/R"},
                                                          "examples": {"one": {"value": {"a": "1"}}}}},
                     },
                     "responses": {
-                        "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/R"}}}},
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/R"}}},
+                        },
                         "503": {"description": "later", "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
                     },
                 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -31,7 +32,7 @@ def test_redocly_lint_reports_no_errors(relative: str) -> None:
     result = subprocess.run(
         [str(redocly), "lint", "--format=json", relative],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"},
+        env={**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"},
     )  # fmt: skip
     report = json.loads(result.stdout)
     errors = [p for p in report["problems"] if p["severity"] == "error"]

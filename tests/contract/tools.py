@@ -32,8 +32,12 @@ def require(path: Path) -> Path:
     return path
 
 
+def require_program(name: str, why: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        _missing(f"{name} is not installed ({why})")
+    return str(found)
+
+
 def require_java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        _missing("java is not installed (openapi-generator needs Java 11+)")
-    return str(java)
+    return require_program("java", "openapi-generator needs Java 11+")
