@@ -106,10 +106,11 @@ IdList = Annotated[
 ]
 
 
-# The selectors of DeleteRequest: exactly one of them per body. A new selector is one
-# optional field on DeleteRequest plus its name here; the rule, the 400 details and the
-# OpenAPI documents (x-exactly-one-of) follow from this tuple.
+# The selectors of DeleteRequest (field names): exactly one of them per body. A new
+# selector is one optional field on DeleteRequest plus its name here; the rule, the 400
+# details and the OpenAPI documents (x-exactly-one-of, in the JSON spelling) follow.
 SELECTORS: tuple[str, ...] = ("dnids", "ids", "routes")
+SELECTOR_ALIASES: tuple[str, ...] = tuple(to_camel(name) for name in SELECTORS)
 
 
 class DeleteRequest(_Input):
@@ -127,7 +128,7 @@ class DeleteRequest(_Input):
                 {"ids": ["1127983948544239618"]},
                 {"routes": [{"accessCode": "9911411"}], "dryRun": True},
             ],
-            "x-exactly-one-of": list(SELECTORS),
+            "x-exactly-one-of": list(SELECTOR_ALIASES),
         }
     )
 
@@ -145,11 +146,14 @@ class DeleteRequest(_Input):
 
     @model_validator(mode="after")
     def _one_selector(self) -> DeleteRequest:
-        given = [name for name in SELECTORS if getattr(self, name) is not None]
+        given = [
+            alias for name, alias in zip(SELECTORS, SELECTOR_ALIASES, strict=True) if getattr(self, name) is not None
+        ]
         if len(given) != 1:
             raise PydanticCustomError(
                 "one_selector",
-                f"give exactly one of {_names(SELECTORS)}" + (f" (this body has {', '.join(given)})" if given else ""),
+                f"give exactly one of {_names(SELECTOR_ALIASES)}"
+                + (f" (this body has {', '.join(given)})" if given else ""),
             )
         return self
 
