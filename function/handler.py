@@ -159,6 +159,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             max_dnids=settings.max_dnids,
             deadline=deadline,
             request_id=request_id,
+            caller=caller,
+            guards=rt.guards,
         )
     except BaseException:
         if claimed is not None and rt.idempotency is not None:
@@ -172,6 +174,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             rt.idempotency.abandon(claimed)  # a retry must run again and converge
     result = answer.body
     summary.update(outcome=result.status, dnidCount=len(result.dnids))
+    if result.plan_id is not None:
+        summary["planId"] = result.plan_id
     if isinstance(result, DeleteResult):
         summary.update(
             deletedCount=len(result.deleted),
@@ -199,6 +203,8 @@ def _capped(text: str, limit: int = 64) -> str:
 
 
 def _selector(request: DeleteRequest) -> str:
+    if request.plan_token is not None:
+        return "planToken"
     return "dnids" if request.dnids is not None else "ids" if request.ids is not None else "routes"
 
 

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from function.dnids import DnidsInvalid, parse_dnids, parse_ids
+from function.plans import MAX_TOKEN_CHARS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
 DEFAULT_MAX_DNIDS = 10000
 
@@ -127,11 +128,12 @@ class DeleteRequest(_Input):
                 {"dnids": "1,2"},
                 {"ids": ["1127983948544239618"]},
                 {"routes": [{"accessCode": "9911411"}], "dryRun": True},
+                {"planToken": "p1.3f2a9c1d.eNpt...Q"},
             ],
             # A selector sent as null counts as absent (no-code tools send empty fields so).
             "oneOf": [
                 {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
-                for name in ("dnids", "ids", "routes")
+                for name in ("dnids", "ids", "routes", "planToken")
             ],
         }
     )
@@ -142,20 +144,44 @@ class DeleteRequest(_Input):
     dry_run: StrictBool = Field(
         default=False, description="Return the plan (what would be deleted) and delete nothing."
     )
+    # Plan tokens (issue 13): a fourth selector, and the lifetime a dry run asks for.
+    plan_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TOKEN_CHARS,
+        description=(
+            "A dry run's planToken: deletes exactly the routes that dry run showed, those whose"
+            " current record still matches it (the others are reported changed or already_absent)."
+        ),
+    )
+    plan_ttl_seconds: int | None = Field(
+        default=None,
+        ge=MIN_TTL_SECONDS,
+        le=MAX_TTL_SECONDS,
+        description="Dry runs only: how long the planToken stays valid (default 900 s, at most 86400 s).",
+    )
 
     @model_validator(mode="after")
     def _one_selector(self) -> DeleteRequest:
-        given = [name for name in ("dnids", "ids", "routes") if getattr(self, name) is not None]
+        names = {"dnids": "dnids", "ids": "ids", "routes": "routes", "plan_token": "planToken"}
+        given = [shown for name, shown in names.items() if getattr(self, name) is not None]
         if len(given) != 1:
             raise PydanticCustomError(
                 "one_selector",
-                "give exactly one of dnids, ids or routes" + (f" (this body has {', '.join(given)})" if given else ""),
+                "give exactly one of dnids, ids, routes or planToken"
+                + (f" (this body has {', '.join(given)})" if given else ""),
             )
+        if self.plan_token is not None and self.dry_run:
+            raise PydanticCustomError(
+                "plan_options", "a planToken is applied, not previewed again: dry-run the original selector"
+            )
+        if self.plan_ttl_seconds is not None and not self.dry_run:
+            raise PydanticCustomError("plan_options", "planTtlSeconds applies to dry runs only")
         return self
 
 
 BatchStatus = Literal["deleted", "partial", "failed", "error", "not_sent"]
-RouteOutcomeName = Literal["deleted", "already_absent", "protected", "failed", "not_sent", "unknown"]
+RouteOutcomeName = Literal["deleted", "already_absent", "protected", "changed", "failed", "not_sent", "unknown"]
 
 
 class BatchResult(_Model):
@@ -180,7 +206,8 @@ class RouteResult(_Model):
         description=(
             "deleted: removed by this request; already_absent: gone, not known to be removed by this"
             " request (success: the goal holds);"
-            " protected: marked not deletable (editable 2 or 3); failed: the API refused it;"
+            " protected: marked not deletable (editable 2 or 3) or in PROTECTED_ACCESS_CODES;"
+            " changed: a planToken's route whose dnid now holds another record (not sent); failed: the API refused it;"
             " not_sent: an earlier batch's error stopped the run; unknown: no answer and no way to check."
         )
     )
@@ -210,7 +237,10 @@ class PlannedRoute(_Model):
     target: Target
     media_type_id: int | None = None
     editable: str | None = None
-    deletable: bool = Field(description="False when editable is 2 or 3: such routes are never sent to the API.")
+    deletable: bool = Field(
+        description="False when editable is 2 or 3 or the access code is protected: such routes are never sent."
+    )
+    reason: str | None = Field(default=None, description="Why a route is not deletable.")
 
 
 class DryRunResult(_Model):
@@ -221,6 +251,12 @@ class DryRunResult(_Model):
     dnids: list[str] = Field(description="The dnids a real request would send (deletable routes only).")
     plan: list[PlannedRoute]
     not_found: list[UnmatchedSelector]
+    plan_token: str | None = Field(
+        default=None, description='Send {"planToken": ...} to delete exactly these routes; present with signing keys.'
+    )
+    plan_id: str | None = None
+    plan_expires_at: str | None = Field(default=None, description="RFC 3339 time after which the token is refused.")
+    plan_token_omitted: str | None = Field(default=None, description="Why this dry run carries no planToken.")
     request_id: str
 
 
@@ -241,6 +277,7 @@ class DeleteResult(_Model):
     not_found: list[UnmatchedSelector] | None = Field(
         default=None, description="Selector entries that matched no route."
     )
+    plan_id: str | None = Field(default=None, description="The applied plan token's id.")
     request_id: str
 
 
@@ -262,6 +299,9 @@ class Problem(_Model):
     errors: list[FieldError] | None = Field(default=None, description="Field errors (status 400).")
 
 
+_REQUEST_FIELDS = "dnids, ids, routes, planToken, dryRun, planTtlSeconds"
+
+
 def validation_errors(exc: ValidationError) -> list[FieldError]:
     """Turn pydantic's errors into field errors that speak of the JSON body."""
     result: list[FieldError] = []
@@ -274,7 +314,7 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
             ctx = error.get("ctx") or {}
             result.extend(FieldError(pointer=p, detail=d) for p, d in ctx.get("entries", []))
         elif kind == "extra_forbidden":
-            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else "dnids, ids, routes, dryRun"
+            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else _REQUEST_FIELDS
             result.append(FieldError(pointer=pointer, detail=f"unknown field; the accepted ones are {allowed}"))
         elif kind == "missing":
             result.append(FieldError(pointer=pointer, detail="is required"))
