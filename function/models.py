@@ -293,7 +293,16 @@ class Problem(_Model):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable snake_case error code.")
+    code: str = Field(
+        description="Stable snake_case error code (README, Errors).",
+        examples=[
+            "invalid_request", "malformed_json", "unauthenticated", "forbidden", "not_found", "method_not_allowed",
+            "payload_too_large", "in_progress", "unsupported_media_type", "idempotency_key_reused",
+            "lookup_limit_exceeded", "plan_invalid", "plan_expired", "plan_wrong_caller", "misconfigured",
+            "internal_error", "upstream_auth_failed", "upstream_rejected", "upstream_bad_response", "not_configured",
+            "secret_unavailable", "upstream_unavailable", "upstream_timeout",
+        ],
+    )  # fmt: skip
     retryable: bool = Field(description="Whether sending the same request later can succeed.")
     request_id: str
     errors: list[FieldError] | None = Field(default=None, description="Field errors (status 400).")

@@ -49,9 +49,10 @@ def build_document() -> dict[str, Any]:
         "operationId": "deleteCalledRoutes",
         "summary": "Delete called routes (or preview the deletion)",
         "description": (
-            "Deletes the called routes selected by dnids, record ids or access code/extension"
-            " (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
-            " happened to each route. With dryRun it only returns the plan. Authenticate with"
+            "Deletes the called routes selected by dnids, record ids, access code/extension or a"
+            " dry run's planToken (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
+            " happened to each route. With dryRun it only returns the plan, and a planToken that"
+            " deletes exactly the routes shown, those still as they were. Authenticate with"
             " X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
             " Idempotency-Key (else webhook-id, else Cloud Scheduler's job name and schedule time)"
             " replays the first answer of a repeated request."
@@ -87,16 +88,21 @@ def build_document() -> dict[str, Any]:
             "409": _problem("A request with the same idempotency key is still running.", _RETRY_AFTER),
             "422": {
                 "description": (
-                    "No route was deleted (a result), or the idempotency key was reused or the"
-                    " selection needs more lookups than allowed (a problem)."
+                    "No route was deleted (a result), or the idempotency key was reused, the"
+                    " selection needs more lookups than allowed, or the planToken expired"
+                    " (plan_expired) (a problem)."
                 ),
                 "content": {
                     **_result("")["content"],
                     **_problem("")["content"],
                 },
             },
-            "400": _problem("The body is not valid (see errors)."),
+            "400": _problem("The body is not valid (see errors), or the planToken is not (plan_invalid)."),
             "401": _problem("The caller is not authenticated."),
+            "403": _problem(
+                "The caller's policy does not allow the request (forbidden; nothing was deleted), or the"
+                " planToken was made for another caller (plan_wrong_caller)."
+            ),
             "405": _problem("Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
             "413": _problem("The body is larger than 1 MiB."),
             "415": _problem("The body is not JSON."),
