@@ -17,9 +17,16 @@ from function.plans import PlanSigner
 def routes(count: int) -> list[RouteRecord]:
     return [
         RouteRecord(
-            str(1130000000000000000 + d * 7919), str(d), f"40080{d // 10:05d}", "" if d % 10 == 0 else str(d % 10),
-            1 if d % 4 != 2 else 3, d % 23 + 1, "salesQueue", 5, "0",
-        )  # fmt: skip
+            id=str(1130000000000000000 + d * 7919),
+            dnid=str(d),
+            access_code=f"40080{d // 10:05d}",
+            ext_code="" if d % 10 == 0 else str(d % 10),
+            devicetype=1 if d % 4 != 2 else 3,
+            device_id=d % 23 + 1,
+            device_desc="salesQueue",
+            media_type_id=5,
+            editable="0",
+        )
         for d in range(1, count + 1)
     ]
 

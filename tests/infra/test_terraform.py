@@ -44,7 +44,7 @@ DELIBERATELY_UNSET = {
     # Safeguards (issue 13): opt-in, set via extra_environment_variables (README, Plan tokens and policies).
     "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_SECRET (plan_tokens = true)",
     "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
-    "CALLER_POLICIES": "the module uses CALLER_POLICIES_SECRET (caller_policies = true); or extra_environment_variables",
+    "CALLER_POLICIES": "the module uses CALLER_POLICIES_SECRET (caller_policies = true)",
     "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
     "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
 }
