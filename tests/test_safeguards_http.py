@@ -275,3 +275,25 @@ def test_the_audit_entry_of_a_deletion_brings_the_routes_back(
     again = subprocess.run([*script, "--apply"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert {r["status"] for r in json.loads(again.stdout)["routes"]} == {"exists"}
     assert len(sim.calls("create")) == 3
+
+
+def test_without_signing_keys_a_plan_token_is_503_with_nothing_sent(
+    sim_server: Any, sim: SimulatorControl, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
+    env.update(
+        CALLER_AUTH="api_key",
+        API_KEYS=f"ops={KEYS['ops']}",
+        CEC_BASE_URL=sim_server.url,
+        CEC_APP_KEY=DEFAULT_APP_KEY,
+        CEC_APP_SECRET=DEFAULT_APP_SECRET,
+    )
+    token = _signed(SIGNING_KEY, "ops", [record(r) for r in sim.routes() if r["dnid"] == 1])
+    with FunctionServer(env, tmp_path / "server.log") as keyless:
+        preview = call(keyless, {"dnids": "1", "dryRun": True})
+        assert preview.status_code == 200 and "planToken" not in preview.json()
+        sim.clear_calls()
+        response = call(keyless, {"planToken": token})
+    assert response.status_code == 503 and response.json()["code"] == "not_configured"
+    assert "PLAN_SIGNING_KEYS" in response.json()["detail"]
+    assert sim.calls() == []
