@@ -56,10 +56,13 @@ def record_deletion(
     known: str,
     api_names: Sequence[str] = (),
     api_ids: Sequence[str] = (),
+    unverified: Sequence[dict[str, Any]] = (),
 ) -> None:
     """``known``: "full" (each route's record as looked up before the delete) or
     "dnid" (plain dnids without a lookup: the dnids sent, and the names and ids the
-    API reported, which cannot be paired with them)."""
+    API reported, which cannot be paired with them). ``unverified``: routes this request
+    sent that are gone although the API did not report deleting them (a lost answer):
+    perhaps deleted by this request, perhaps by someone else."""
     chunks = [list(routes[i : i + ROUTES_PER_ENTRY]) for i in range(0, len(routes), ROUTES_PER_ENTRY)] or [[]]
     for part, chunk in enumerate(chunks, start=1):
         audit: dict[str, Any] = {
@@ -78,6 +81,8 @@ def record_deletion(
             audit["planId"] = plan_id
         if known != "full" and part == 1:
             audit["apiReported"] = {"names": list(api_names), "ids": list(api_ids)}
+        if unverified and part == 1:
+            audit["unverified"] = list(unverified[:ROUTES_PER_ENTRY])
         log.event(
             logging.INFO,
             MESSAGE,
@@ -96,12 +101,23 @@ def audit_result(
 ) -> None:
     """Write the audit entry of ``result`` if it deleted anything. ``records``: the
     routes as looked up before the delete, or None on the plain dnids path."""
-    base = {"principal": caller.principal, "method": caller.method, "request_id": result.request_id}
+    base: dict[str, Any] = {"principal": caller.principal, "method": caller.method, "request_id": result.request_id}
     if records is not None and result.results is not None:
         deleted = [records[r.dnid] for r in result.results if r.outcome == "deleted" and r.dnid in records]
-        if deleted:
+        sent = set(result.dnids)
+        unverified = [
+            route_entry(records[r.dnid])
+            for r in result.results
+            if r.dnid in sent and r.dnid in records and r.outcome in ("already_absent", "unknown")
+        ]
+        if deleted or unverified:
             record_deletion(
-                **base, selector=selector, plan_id=plan_id, routes=[route_entry(r) for r in deleted], known="full"
+                **base,
+                selector=selector,
+                plan_id=plan_id,
+                routes=[route_entry(r) for r in deleted],
+                known="full",
+                unverified=unverified,
             )
         return
     if not result.deleted and not result.ids:

@@ -15,7 +15,8 @@ CEC client, configured by the same environment variables as the function
 (``CEC_BASE_URL``, ``CEC_CREDENTIALS_SECRET`` or ``CEC_APP_KEY``/``CEC_APP_SECRET``,
 ...). createCalledRoute answers without the new record, so each new route is looked
 up again and its new dnid and id printed. A route whose access code and extension
-exist again is left alone. Entries written without a lookup (plain ``dnids``
+exist again is left alone. ``--include-unverified`` adds the routes an entry lists as
+``unverified`` (sent, then gone, but the answer was lost). Entries written without a lookup (plain ``dnids``
 deletes, ``recordsKnown`` "dnid") hold no codes or target and cannot be restored:
 they are listed as such.
 
@@ -75,7 +76,9 @@ def _objects(text: str) -> Iterator[Any]:
                 continue
 
 
-def read_audit(texts: Iterable[str], *, request_id: str | None = None, plan_id: str | None = None) -> Audit:
+def read_audit(
+    texts: Iterable[str], *, request_id: str | None = None, plan_id: str | None = None, unverified: bool = False
+) -> Audit:
     audit = Audit()
     seen: set[str] = set()
     for text in texts:
@@ -91,7 +94,10 @@ def read_audit(texts: Iterable[str], *, request_id: str | None = None, plan_id: 
             if plan_id and entry.get("planId") != plan_id:
                 continue
             audit.entries += 1
-            for route in entry.get("routes") or []:
+            routes = list(entry.get("routes") or [])
+            if unverified:
+                routes += list(entry.get("unverified") or [])
+            for route in routes:
                 if not isinstance(route, dict):
                     continue
                 missing = [k for k in ("accessCode", "devicetype", "deviceId") if route.get(k) is None]
@@ -170,10 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--request-id", help="only the entries of this request")
     parser.add_argument("--plan-id", help="only the entries of this plan")
     parser.add_argument("--json", action="store_true", help="print one JSON report instead of text")
+    parser.add_argument(
+        "--include-unverified",
+        action="store_true",
+        help="also the routes a request sent whose answer was lost (gone, perhaps deleted by someone else)",
+    )
     args = parser.parse_args(argv)
 
     texts = [sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8") for name in args.files]
-    audit = read_audit(texts, request_id=args.request_id, plan_id=args.plan_id)
+    audit = read_audit(texts, request_id=args.request_id, plan_id=args.plan_id, unverified=args.include_unverified)
     if audit.entries == 0:
         print(f"No audit entries ({MESSAGE!r}) found in the input.", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from function.lookup import RouteRecord
 from function.plans import DEFAULT_MAX_ROUTES, MAX_TOKEN_CHARS, PlanInvalid, PlanSigner, key_id
+from scripts.restore_routes import read_audit
 from tests.conftest import API_KEY
 
 KEY = "k" * 40
@@ -213,3 +214,33 @@ def test_large_deletions_split_the_audit_entry(
     audits = _audits(capsys)
     assert [(a["part"], a["parts"], len(a["routes"])) for a in audits] == [(1, 3, 250), (2, 3, 250), (3, 3, 100)]
     assert API_KEY not in json.dumps(audits)
+
+
+def test_routes_gone_after_a_lost_answer_are_audited_as_unverified(
+    env: Callable[..., None],
+    post: Callable[..., TestResponse],
+    sim: SimulatorControl,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim.inject({"stage": "delete", "status": 200, "body": "html", "afterAction": True})
+    capsys.readouterr()
+    body = post({"routes": [{"accessCode": "9911411"}]}).get_json()
+    assert {r["outcome"] for r in body["results"]} == {"already_absent"}
+    (audit,) = _audits(capsys)
+    assert audit["routes"] == []
+    assert sorted(r["dnid"] for r in audit["unverified"]) == ["1", "2", "3"]
+    assert {r["accessCode"] for r in audit["unverified"]} == {"9911411"}
+
+
+def test_restore_reads_unverified_routes_only_when_asked() -> None:
+
+    route = {"dnid": "1", "id": "1", "accessCode": "9911411", "extCode": "", "devicetype": 1, "deviceId": 1}
+    line = json.dumps(
+        {"message": "called routes deleted", "audit": {"recordsKnown": "full", "routes": [], "unverified": [route]}}
+    )
+    assert read_audit([line]).routes == []
+    assert read_audit([line], unverified=True).routes == [route]
+    plain_audit = {"recordsKnown": "dnid", "routes": [{"dnid": "7"}]}
+    plain = json.dumps({"message": "called routes deleted", "audit": plain_audit})
+    audit = read_audit(["not json\n" + plain])
+    assert audit.routes == [] and "dnid 7" in audit.unrestorable[0]
