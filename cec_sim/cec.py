@@ -40,6 +40,9 @@ class SimConfig:
     token_prefix: str = "sim-token-"
     # Benchmarks: report deletions but keep the routes, so every request finds them.
     keep_routes: bool = False
+    # createCalledRoute hands out the lowest free dnid (the older CC-Gateway lets
+    # callers reuse them): a deleted route's dnid can come back as another route.
+    reuse_dnids: bool = False
 
 
 @dataclass
@@ -230,17 +233,29 @@ class CecHandler(BaseHandler):
         return Reply(200, _envelope("0", "query success", {"total": total, "calledRouteList": records}))
 
     def _create(self, body: dict[str, Any]) -> Reply:
+        """createCalledRoute as reference section 4 describes it: the answer has only
+        returnCode and description, so the new dnid and id must be looked up."""
         access = body.get("accessCode")
+        ext = body.get("extCode") if body.get("extCode") is not None else ""
+        devicetype = body.get("devicetype")
+        device_id = body.get("deviceId")
+        media = body.get("mediaTypeId", 5)
         if not isinstance(access, str) or not access or len(access) > 32:
             return Reply(200, _envelope("1", "accessCode is invalid"))
+        if not isinstance(ext, str) or len(ext) > 12:
+            return Reply(200, _envelope("1", "extCode is invalid"))
+        if devicetype not in (1, 3) or isinstance(devicetype, bool):
+            return Reply(200, _envelope("1", "devicetype must be 1 (skill queue) or 3 (IVR)"))
+        if not isinstance(device_id, int) or isinstance(device_id, bool):
+            return Reply(200, _envelope("1", "deviceId is required"))
+        if media is not None and (not isinstance(media, int) or isinstance(media, bool)):
+            return Reply(200, _envelope("1", "mediaTypeId is invalid"))
         route = self.state.store.create(
-            access,
-            str(body.get("extCode") or ""),
-            int(body.get("devicetype") or 1),
-            int(body.get("deviceId") or 1),
-            int(body.get("mediaTypeId") or 5),
+            access, ext, devicetype, device_id, media, reuse_dnids=self.state.config.reuse_dnids
         )
-        return Reply(200, _envelope("0", f"create success (dnid {route.dnid})"))
+        if route is None:
+            return Reply(200, _envelope("1", "called route already exists"))
+        return Reply(200, _envelope("0", "create success"))
 
     def _control(self, method: str, body: Any) -> Reply:
         state = self.state

@@ -51,6 +51,19 @@ class SimulatorControl:
     def update_route(self, dnid: int, **changes: Any) -> None:
         self._post("/_sim/routes/update", {"dnid": dnid, "changes": changes})
 
+    def create_route(self, app_key: str, app_secret: str, **body: Any) -> dict[str, Any]:
+        """createCalledRoute through the API itself, as a tenant's other tools would."""
+        token = self._post("/apigovernance/api/oauth/tokenByAkSk", {"app_key": app_key, "app_secret": app_secret})
+        response = self._http.post(
+            self.base_url + "/apiaccess/rest/cc-management/v1/calledRoute/createCalledRoute",
+            json=body,
+            headers={"Authorization": f"Bearer {token['AccessToken']}", "X-APP-Key": app_key},
+            timeout=5,
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def deleted(self) -> list[int]:
         deleted: list[int] = self._get("/_sim/deleted")["deleted"]
         return deleted

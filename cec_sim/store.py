@@ -89,6 +89,9 @@ class RouteStore:
         with self._lock:
             self._routes = {r.dnid: r for r in (routes if routes is not None else _seed_routes())}
             self.deleted_log = []
+            # Dnids are not handed out twice unless reuse_dnids asks for it.
+            self._highest = max(self._routes, default=0)
+            self._created = 0
 
     def add_many(self, count: int, start_dnid: int, access_code: str | None = None) -> list[int]:
         """Add ``count`` plain deletable routes from ``start_dnid`` (bulk tests). With
@@ -140,17 +143,32 @@ class RouteStore:
                     refused.append(route)
         return deleted, refused
 
-    def create(self, access_code: str, ext_code: str, devicetype: int, device_id: int, media: int) -> Route:
+    def create(
+        self, access_code: str, ext_code: str, devicetype: int, device_id: int, media: int | None, *, reuse_dnids: bool
+    ) -> Route | None:
+        """A new route, or None when the access code and extension are taken. The target's
+        name comes from a route that already uses it, as the tenant would show it."""
         with self._lock:
-            dnid = max(self._routes, default=0) + 1
+            if any(r.accessCode == access_code and r.extCode == ext_code for r in self._routes.values()):
+                return None
+            if reuse_dnids:
+                dnid = next(d for d in range(1, len(self._routes) + 2) if d not in self._routes)
+            else:
+                self._highest = max(self._highest, max(self._routes, default=0)) + 1
+                dnid = self._highest
+            self._created += 1
+            desc = next(
+                (r.deviceDesc for r in self._routes.values() if (r.devicetype, r.deviceId) == (devicetype, device_id)),
+                "created",
+            )
             route = Route(
-                str(1150000000000000000 + dnid),
+                str(1150000000000000000 + self._created),
                 dnid,
                 access_code,
                 ext_code,
                 devicetype,
                 device_id,
-                "created",
+                desc,
                 media,
                 "0",
             )

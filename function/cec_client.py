@@ -14,6 +14,7 @@ from function.transport import Transport
 
 DELETE_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/deleteCalledRoute"
 QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"
+CREATE_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/createCalledRoute"
 
 # The reference documents 401 as "service not purchased or account state wrong" and
 # 403 as "authentication failed"; which one an expired token gets is unknown, so both
@@ -42,6 +43,10 @@ class CecClient:
     def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
         """Call queryCalledRoute with ``body`` (filters, limit, offset); return the parsed 200 body."""
         return self._call(QUERY_PATH, "query", body, deadline)
+
+    def create_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+        """Call createCalledRoute (scripts/restore_routes.py only; the function never creates)."""
+        return self._call(CREATE_PATH, "create", body, deadline)
 
     def _call(self, path: str, stage: str, body: dict[str, Any], deadline: Deadline) -> Any:
         response, token = self._send(path, stage, body, deadline)

@@ -164,7 +164,7 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     _check_content_type(request.headers.get("Content-Type"))
     document = _parse_json(body)
     parsed = _validate(document, settings.max_dnids)
-    summary.update(selector=_selector(parsed), dryRun=parsed.dry_run)
+    summary.update(selector=parsed.selector, dryRun=parsed.dry_run)
 
     claimed: str | None = None
     key = None if parsed.dry_run else key_from_headers(request.headers)
@@ -186,6 +186,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             max_dnids=settings.max_dnids,
             deadline=deadline,
             request_id=request_id,
+            caller=caller,
+            guards=rt.guards,
         )
     except BaseException:
         if claimed is not None and rt.idempotency is not None:
@@ -199,6 +201,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             rt.idempotency.abandon(claimed)  # a retry must run again and converge
     result = answer.body
     summary.update(outcome=result.status, dnidCount=len(result.dnids))
+    if result.plan_id is not None:
+        summary["planId"] = result.plan_id
     if isinstance(result, DeleteResult):
         summary.update(
             deletedCount=len(result.deleted),
@@ -223,10 +227,6 @@ def _validate(document: Any, max_dnids: int) -> DeleteRequest:
 
 def _capped(text: str, limit: int = 64) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _selector(request: DeleteRequest) -> str:
-    return "dnids" if request.dnids is not None else "ids" if request.ids is not None else "routes"
 
 
 def _fingerprint(document: Any) -> str:

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from function.dnids import DnidsInvalid, parse_dnids, parse_ids
+from function.plans import MAX_TOKEN_CHARS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
 DEFAULT_MAX_DNIDS = 10000
 
@@ -109,13 +110,13 @@ IdList = Annotated[
 # The selectors of DeleteRequest (field names): exactly one of them per body. A new
 # selector is one optional field on DeleteRequest plus its name here; the rule, the 400
 # details and the OpenAPI documents (x-exactly-one-of, in the JSON spelling) follow.
-SELECTORS: tuple[str, ...] = ("dnids", "ids", "routes")
+SELECTORS: tuple[str, ...] = ("dnids", "ids", "routes", "plan_token")
 SELECTOR_ALIASES: tuple[str, ...] = tuple(to_camel(name) for name in SELECTORS)
 
 
 class DeleteRequest(_Input):
-    """Body of ``POST /``. Give exactly one selector (dnids, ids or routes), optionally with
-    dryRun. A selector sent as null counts as absent. A body with none or several
+    """Body of ``POST /``. Give exactly one selector (dnids, ids, routes or planToken),
+    optionally with dryRun (not with planToken). A selector sent as null counts as absent. A body with none or several
     selectors answers 400 invalid_request (the rule is also in x-exactly-one-of)."""
 
     # One object with optional selectors rather than oneOf branches: code generators keep
@@ -127,6 +128,7 @@ class DeleteRequest(_Input):
                 {"dnids": "1,2"},
                 {"ids": ["1127983948544239618"]},
                 {"routes": [{"accessCode": "9911411"}], "dryRun": True},
+                {"planToken": "p1.3f2a9c1d.eNpt...Q"},
             ],
             "x-exactly-one-of": list(SELECTOR_ALIASES),
         }
@@ -138,11 +140,29 @@ class DeleteRequest(_Input):
     dry_run: StrictBool = Field(
         default=False, description="Return the plan (what would be deleted) and delete nothing."
     )
+    # Plan tokens (issue 13): a fourth selector, and the lifetime a dry run asks for.
+    plan_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TOKEN_CHARS,
+        description=(
+            "A dry run's planToken: deletes exactly the routes that dry run showed, those whose"
+            " current record still matches it (the others are reported changed or already_absent)."
+        ),
+    )
+    plan_ttl_seconds: int | None = Field(
+        default=None,
+        ge=MIN_TTL_SECONDS,
+        le=MAX_TTL_SECONDS,
+        description="Dry runs only: how long the planToken stays valid (default 900 s, at most 86400 s).",
+    )
 
     @property
     def selector(self) -> str:
-        """The name of the selector this body uses (valid bodies have exactly one)."""
-        return next(name for name in SELECTORS if getattr(self, name) is not None)
+        """The JSON name of the selector this body uses (valid bodies have exactly one)."""
+        return next(
+            alias for name, alias in zip(SELECTORS, SELECTOR_ALIASES, strict=True) if getattr(self, name) is not None
+        )
 
     @model_validator(mode="after")
     def _one_selector(self) -> DeleteRequest:
@@ -155,6 +175,12 @@ class DeleteRequest(_Input):
                 f"give exactly one of {_names(SELECTOR_ALIASES)}"
                 + (f" (this body has {', '.join(given)})" if given else ""),
             )
+        if self.plan_token is not None and self.dry_run:
+            raise PydanticCustomError(
+                "plan_options", "a planToken is applied, not previewed again: dry-run the original selector"
+            )
+        if self.plan_ttl_seconds is not None and not self.dry_run:
+            raise PydanticCustomError("plan_options", "planTtlSeconds applies to dry runs only")
         return self
 
 
@@ -163,7 +189,7 @@ def _names(names: tuple[str, ...]) -> str:
 
 
 BatchStatus = Literal["deleted", "partial", "failed", "error", "not_sent"]
-RouteOutcomeName = Literal["deleted", "already_absent", "protected", "failed", "not_sent", "unknown"]
+RouteOutcomeName = Literal["deleted", "already_absent", "protected", "changed", "failed", "not_sent", "unknown"]
 
 
 class BatchResult(_Model):
@@ -188,7 +214,8 @@ class RouteResult(_Model):
         description=(
             "deleted: removed by this request; already_absent: gone, not known to be removed by this"
             " request (success: the goal holds);"
-            " protected: marked not deletable (editable 2 or 3); failed: the API refused it;"
+            " protected: marked not deletable (editable 2 or 3) or in PROTECTED_ACCESS_CODES;"
+            " changed: a planToken's route whose dnid now holds another record (not sent); failed: the API refused it;"
             " not_sent: an earlier batch's error stopped the run; unknown: no answer and no way to check."
         )
     )
@@ -218,7 +245,10 @@ class PlannedRoute(_Model):
     target: Target
     media_type_id: int | None = None
     editable: str | None = None
-    deletable: bool = Field(description="False when editable is 2 or 3: such routes are never sent to the API.")
+    deletable: bool = Field(
+        description="False when editable is 2 or 3 or the access code is protected: such routes are never sent."
+    )
+    reason: str | None = Field(default=None, description="Why a route is not deletable.")
 
 
 class DryRunResult(_Model):
@@ -229,6 +259,12 @@ class DryRunResult(_Model):
     dnids: list[str] = Field(description="The dnids a real request would send (deletable routes only).")
     plan: list[PlannedRoute]
     not_found: list[UnmatchedSelector]
+    plan_token: str | None = Field(
+        default=None, description='Send {"planToken": ...} to delete exactly these routes; present with signing keys.'
+    )
+    plan_id: str | None = None
+    plan_expires_at: str | None = Field(default=None, description="RFC 3339 time after which the token is refused.")
+    plan_token_omitted: str | None = Field(default=None, description="Why this dry run carries no planToken.")
     request_id: str
 
 
@@ -249,6 +285,7 @@ class DeleteResult(_Model):
     not_found: list[UnmatchedSelector] | None = Field(
         default=None, description="Selector entries that matched no route."
     )
+    plan_id: str | None = Field(default=None, description="The applied plan token's id.")
     request_id: str
 
 
@@ -264,7 +301,16 @@ class Problem(_Model):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable snake_case error code.")
+    code: str = Field(
+        description="Stable snake_case error code (README, Errors).",
+        examples=[
+            "invalid_request", "malformed_json", "unauthenticated", "forbidden", "not_found", "method_not_allowed",
+            "payload_too_large", "in_progress", "unsupported_media_type", "idempotency_key_reused",
+            "lookup_limit_exceeded", "plan_invalid", "plan_expired", "plan_wrong_caller", "misconfigured",
+            "internal_error", "upstream_auth_failed", "upstream_rejected", "upstream_bad_response", "not_configured",
+            "secret_unavailable", "upstream_unavailable", "upstream_timeout",
+        ],
+    )  # fmt: skip
     retryable: bool = Field(description="Whether sending the same request later can succeed.")
     request_id: str
     errors: list[FieldError] | None = Field(default=None, description="Field errors (status 400).")

@@ -81,10 +81,11 @@ def _delete_operation() -> dict[str, Any]:
         "tags": ["routes"],
         "summary": "Delete called routes (or preview the deletion)",
         "description": (
-            "Deletes the called routes selected by dnids, record ids or access code/extension"
-            " (exactly one selector), in batches of at most CEC_BATCH_SIZE, and answers with what"
-            " happened to each route. With dryRun it only returns the plan. Authenticate with"
-            " X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+            "Deletes the called routes selected by dnids, record ids, access code/extension or a"
+            " dry run's planToken (exactly one selector), in batches of at most CEC_BATCH_SIZE, and"
+            " answers with what happened to each route. With dryRun it only returns the plan, and a"
+            " planToken that deletes exactly the routes shown, those still as they were. Authenticate"
+            " with X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
         ),
         "parameters": [_IDEMPOTENCY_KEY],
         "security": [{"apiKey": []}, {}],
@@ -119,8 +120,17 @@ def _delete_operation() -> dict[str, Any]:
                 "description": "Some routes were deleted, some were not (status partial).",
                 "content": _content("application/json", "DeleteResult", {"partial": ex.PARTIAL}),
             },
-            "400": _problem("400", "The body is not valid (invalid_request with errors, or malformed_json)."),
+            "400": _problem(
+                "400",
+                "The body is not valid (invalid_request with errors, or malformed_json), or the planToken"
+                " is not (plan_invalid).",
+            ),
             "401": _problem("401", "The caller is not authenticated."),
+            "403": _problem(
+                "403",
+                "The caller's policy does not allow the request (forbidden; nothing was deleted), or the"
+                " planToken was made for another caller (plan_wrong_caller).",
+            ),
             "405": _problem("405", "Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
             "409": _problem(
                 "409", "A request with the same idempotency key is still running.", _retry_after("Always 1.")
@@ -130,7 +140,8 @@ def _delete_operation() -> dict[str, Any]:
             "422": {
                 "description": (
                     "No route was deleted (a result with status failed), or the idempotency key was"
-                    " reused or the selection needs more lookups than allowed (a problem)."
+                    " reused, the selection needs more lookups than allowed, or the planToken expired"
+                    " (plan_expired) (a problem)."
                 ),
                 "content": {
                     **_content("application/json", "DeleteResult", {"failed": ex.FAILED}),

@@ -24,6 +24,8 @@ _SUMMARIES = {
     "ids": ("Record ids", "advanced"),
     "routes": ("Hotlines", "advanced"),
     "dryRun": ("Dry run (delete nothing)", "important"),
+    "planToken": ("Plan token (from an approved dry run)", "advanced"),
+    "planTtlSeconds": ("Plan token lifetime (seconds)", "advanced"),
     "accessCode": ("Access code", "important"),
     "extCode": ("Extension code", "advanced"),
     "status": ("Status", None),

@@ -137,6 +137,13 @@ INVALID = {
 PROBLEMS: dict[str, dict[str, Any]] = {
     "400": INVALID,
     "401": problem(401, "unauthenticated", "The caller is not authenticated", "api_key: no X-API-Key header."),
+    "403": problem(
+        403,
+        "forbidden",
+        "The caller's policy does not allow this request",
+        "This caller's policy deletes only through plan tokens (requirePlan): make a dry run and send"
+        ' {"planToken": ...}.',
+    ),
     "405": problem(405, "method_not_allowed", "Method not allowed", "GET is not allowed here; send POST."),
     "409": problem(
         409,

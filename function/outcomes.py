@@ -16,7 +16,7 @@ from typing import Literal
 from function.lookup import RouteRecord
 from function.results import BatchAnswer
 
-Outcome = Literal["deleted", "already_absent", "protected", "failed", "not_sent", "unknown"]
+Outcome = Literal["deleted", "already_absent", "protected", "changed", "failed", "not_sent", "unknown"]
 SUCCESS: frozenset[str] = frozenset({"deleted", "already_absent"})
 
 

@@ -14,6 +14,7 @@ from function.auth import CallerAuthenticator
 from function.cec_client import CecClient
 from function.credentials import CredentialProvider
 from function.errors import NotConfigured
+from function.guards import Guards
 from function.idempotency import IdempotencyStore
 from function.secret_manager import SecretReader
 from function.settings import Settings, get_settings
@@ -31,6 +32,7 @@ class Runtime:
     client: CecClient
     transport: Transport
     idempotency: IdempotencyStore | None
+    guards: Guards  # plan tokens, caller policies, protected hotlines (issue 13)
 
 
 _lock = threading.Lock()
@@ -62,6 +64,7 @@ def build(settings: Settings) -> Runtime:
         )
         if settings.idempotency_ttl_seconds > 0
         else None,
+        guards=Guards(settings, secrets),
     )
 
 

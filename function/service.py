@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from function import audit
+from function.auth import Caller
 from function.budget import Deadline
 from function.cec_client import CecClient
 from function.dnids import to_api_form
 from function.errors import FunctionError, InvalidRequest
+from function.guards import Guards
 from function.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
 from function.models import (
     BatchResult,
@@ -26,6 +29,8 @@ from function.models import (
     UnmatchedSelector,
 )
 from function.outcomes import SUCCESS, RouteOutcome, assign, is_clean
+from function.plan_apply import attach_token, verify_and_recheck
+from function.policies import check_request, check_routes
 from function.results import BatchAnswer, parse_delete_answer
 
 HTTP_STATUS = {"deleted": 200, "partial": 207, "failed": 422}
@@ -60,12 +65,14 @@ class Plan:
     by_id: dict[str, RouteRecord] = field(default_factory=dict)
     not_found: list[UnmatchedSelector] = field(default_factory=list)
     looked_up: bool = False
+    held: dict[str, RouteOutcome] = field(default_factory=dict)  # never sent: protected, changed (issue 13)
+    plan_id: str | None = None
 
     @property
     def sendable(self) -> list[str]:
         if not self.looked_up:
             return [key for _, key in self.requested]
-        return [dnid for dnid, record in self.records.items() if record.deletable]
+        return [dnid for dnid, record in self.records.items() if record.deletable and dnid not in self.held]
 
 
 @dataclass
@@ -84,14 +91,43 @@ def execute(
     max_dnids: int,
     deadline: Deadline,
     request_id: str,
+    caller: Caller | None = None,
+    guards: Guards | None = None,
 ) -> Answer:
     budget = LookupBudget(max_lookup_records)
-    plan = resolve(client, request, budget=budget, deadline=deadline)
+    policy = guards.policy(caller.principal, deadline) if guards is not None and caller is not None else None
+    if policy is not None:
+        check_request(policy, dry_run=request.dry_run, with_plan=request.plan_token is not None)
+    if request.plan_token is not None:
+        rechecked = verify_and_recheck(
+            client, request.plan_token, caller, guards, policy, budget=budget, deadline=deadline
+        )
+        _require(rechecked.complete, budget)
+        plan = Plan(
+            requested=[("record", dnid) for dnid in rechecked.order],
+            records=rechecked.records,
+            looked_up=True,
+            held=rechecked.held,
+            plan_id=rechecked.plan_id,
+        )
+    else:
+        lookup_first = guards is not None and guards.lookup_first(policy)
+        plan = resolve(client, request, budget=budget, deadline=deadline, lookup_first=lookup_first)
+    if guards is not None and guards.protected:
+        for dnid, record in plan.records.items():
+            if guards.protected.matches(record.access_code):
+                plan.held[dnid] = RouteOutcome("protected", "in PROTECTED_ACCESS_CODES: never sent to the API")
     sendable = plan.sendable
     if len(sendable) > max_dnids:
         raise InvalidRequest(f"The selection matches {len(sendable)} routes; at most {max_dnids} (MAX_DNIDS).")
+    if policy is not None:
+        check_routes(policy, [_codes(plan, dnid) for dnid in sendable])
     if request.dry_run:
-        return Answer(dry_run_result(plan, request_id), 200)
+        preview = dry_run_result(plan, request_id)
+        if guards is not None and caller is not None:
+            routes = [plan.records[d] for d in sendable]
+            attach_token(preview, routes, guards, caller, ttl_seconds=request.plan_ttl_seconds, deadline=deadline)
+        return Answer(preview, 200)
 
     runs = run_batches(client, sendable, batch_size=batch_size, deadline=deadline)
     fault = next((run.error for run in runs if run.error is not None), None)
@@ -117,14 +153,25 @@ def execute(
         batches=batches,
         results=results,
         not_found=plan.not_found if plan.looked_up else None,
+        plan_id=plan.plan_id,
         request_id=request_id,
     )
+    if caller is not None:
+        audit.audit_result(result, plan.records if plan.looked_up else None, caller, request.selector, plan.plan_id)
     return Answer(result, HTTP_STATUS[status])
 
 
-def resolve(client: CecClient, request: DeleteRequest, *, budget: LookupBudget, deadline: Deadline) -> Plan:
-    """Turn the selector into a plan; only a dnids delete skips the lookup."""
-    if request.dnids is not None and not request.dry_run:
+def _codes(plan: Plan, dnid: str) -> tuple[str, str, str]:
+    record = plan.records.get(dnid)
+    return (dnid, record.access_code, record.ext_code) if record is not None else (dnid, "", "")
+
+
+def resolve(
+    client: CecClient, request: DeleteRequest, *, budget: LookupBudget, deadline: Deadline, lookup_first: bool = False
+) -> Plan:
+    """Turn the selector into a plan; only a dnids delete skips the lookup (unless a
+    policy on access codes or protected hotlines need the routes' codes first)."""
+    if request.dnids is not None and not request.dry_run and not lookup_first:
         return Plan(requested=[("dnid", d) for d in request.dnids])
     plan = Plan(requested=[], looked_up=True)
     if request.dnids is not None or request.ids is not None:
@@ -213,6 +260,7 @@ def settle(
     elif after:
         # The routes that are still there can now be shown with their codes.
         plan.records.update(after)
+    outcomes.update(plan.held)
     return outcomes
 
 
@@ -245,7 +293,7 @@ def _status(batches: list[BatchResult], results: list[RouteResult] | None) -> Li
             return "deleted"
         # "failed" promises that every route still exists (or was never sent); an
         # unverified route might be gone, so anything less certain is partial.
-        return "failed" if outcomes <= {"failed", "protected", "not_sent"} else "partial"
+        return "failed" if outcomes <= {"failed", "protected", "changed", "not_sent"} else "partial"
     statuses = {b.status for b in batches}
     if statuses == {"deleted"}:
         return "deleted"
@@ -265,6 +313,13 @@ def _batch_result(run: BatchRun) -> BatchResult:
     return BatchResult(dnids=run.dnids, return_code=None, description=None, status="not_sent")
 
 
+def _reason(plan: Plan, record: RouteRecord) -> str | None:
+    held = plan.held.get(record.dnid)
+    if held is not None:
+        return held.description
+    return None if record.deletable else f"editable={record.editable}"
+
+
 def dry_run_result(plan: Plan, request_id: str) -> DryRunResult:
     planned = [
         PlannedRoute(
@@ -279,7 +334,8 @@ def dry_run_result(plan: Plan, request_id: str) -> DryRunResult:
             ),
             media_type_id=r.media_type_id,
             editable=r.editable,
-            deletable=r.deletable,
+            deletable=r.deletable and r.dnid not in plan.held,
+            reason=_reason(plan, r),
         )
         for r in plan.records.values()
     ]

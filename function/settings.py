@@ -112,6 +112,21 @@ class Settings(BaseModel):
         description="The function's public URL, written into the OpenAPI documents' servers.",
     )
 
+    # Safeguards (issue 13): plan tokens, caller policies, protected hotlines, audit.
+    plan_signing_keys: SecretStr | None = Field(
+        default=None, alias="PLAN_SIGNING_KEYS", description="Comma list of plan-token HMAC keys; the first signs."
+    )
+    plan_signing_keys_secret: str | None = Field(
+        default=None, alias="PLAN_SIGNING_KEYS_SECRET", pattern=SECRET_VERSION_PATTERN
+    )
+    plan_max_routes: int = Field(default=1000, ge=1, le=5000, alias="PLAN_MAX_ROUTES")
+    caller_policies: str | None = Field(default=None, alias="CALLER_POLICIES")
+    caller_policies_secret: str | None = Field(
+        default=None, alias="CALLER_POLICIES_SECRET", pattern=SECRET_VERSION_PATTERN
+    )
+    protected_access_codes: str | None = Field(default=None, alias="PROTECTED_ACCESS_CODES")
+    audit_full_records: bool = Field(default=False, alias="AUDIT_FULL_RECORDS")
+
     @field_validator("caller_auth", mode="before")
     @classmethod
     def _split_methods(cls, value: object) -> object:
@@ -158,6 +173,10 @@ class Settings(BaseModel):
             )
         elif not self.cec_credentials_secret and bool(self.cec_app_key) != bool(self.cec_app_secret):
             problems.append("Set both CEC_APP_KEY and CEC_APP_SECRET, not only one of them.")
+        if self.plan_signing_keys and self.plan_signing_keys_secret:
+            problems.append("Set PLAN_SIGNING_KEYS or PLAN_SIGNING_KEYS_SECRET, not both.")
+        if self.caller_policies and self.caller_policies_secret:
+            problems.append("Set CALLER_POLICIES or CALLER_POLICIES_SECRET, not both.")
         return problems
 
 

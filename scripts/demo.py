@@ -24,6 +24,8 @@ from cec_sim import SimulatorControl  # noqa: E402 - after the path is set
 from cec_sim.function_server import FunctionServer, free_port, stop_process  # noqa: E402
 
 DEMO_KEY = "demo-caller-key"
+# Signs the dry runs' plan tokens; a deployment keeps its keys in Secret Manager.
+DEMO_PLAN_KEY = "demo-plan-signing-key-not-for-production"
 CREDENTIALS = "projects/demo/secrets/cec-credentials/versions/latest"
 
 
@@ -77,7 +79,8 @@ def main() -> int:
     env = dict(
         os.environ,
         CALLER_AUTH="api_key",
-        API_KEYS=DEMO_KEY,
+        API_KEYS=f"demo={DEMO_KEY}",
+        PLAN_SIGNING_KEYS=DEMO_PLAN_KEY,
         CEC_BASE_URL=f"http://127.0.0.1:{cec_port}",
         CEC_CREDENTIALS_SECRET=CREDENTIALS,
         SECRET_MANAGER_ENDPOINT=f"http://127.0.0.1:{secrets_port}",
@@ -110,8 +113,14 @@ def run_requests(control: SimulatorControl, url: str, secrets_port: int, functio
     first = show("Delete two routes (cold instance: secret + token + delete)", url, {"dnids": "1,2"}, key)
     show("The same request again: converges to already_absent", url, {"dnids": "1,2"}, key)
     hotline = {"routes": [{"accessCode": "4008001000"}]}
-    show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
-    show("Delete them: protected routes are never sent", url, hotline, key)
+    preview = show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
+    plan = preview.json()
+    print(f"\n=== Approve: someone reviews plan {plan['planId']} (dnids {plan['dnids']}), e.g. in Slack or Teams")
+    print(f"    the workflow keeps the token ({len(plan['planToken'])} characters) until then;")
+    print(f"    it is refused after {plan['planExpiresAt']}")
+    token = {"planToken": plan["planToken"]}
+    applied = show("Apply the approved plan: exactly the routes it showed as deletable", url, token, key)
+    show("Apply it again: nothing left to delete, already_absent", url, token, key)
     show("A record id pasted where a dnid belongs", url, {"dnids": "1127983948544239618"}, key)
     show("No API key", url, {"dnids": "3"}, {})
 
@@ -122,7 +131,7 @@ def run_requests(control: SimulatorControl, url: str, secrets_port: int, functio
     summaries = [line for line in function_log.read_text().splitlines() if '"message": "POST / ' in line]
     print("Function log, summary line of the first request:")
     print(" ", summaries[0] if summaries else "(none)")
-    ok = first.status_code == 200 and first.json()["status"] == "deleted"
+    ok = first.status_code == 200 and first.json()["status"] == "deleted" and applied.status_code == 200
     print("\nDemo", "succeeded" if ok else "FAILED")
     return 0 if ok else 1
 

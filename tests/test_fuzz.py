@@ -105,6 +105,8 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
         CEC_BASE_URL=sim.base_url,
         CEC_CREDENTIALS_SECRET=FUZZ_SECRET + "/versions/latest",
         SECRET_MANAGER_ENDPOINT=secrets.base_url,
+        # Generated planTokens must meet a verifier (400 plan_invalid), not 503 not_configured.
+        PLAN_SIGNING_KEYS="fuzz-plan-signing-key-0123456789abcdef",
         PYTHONUNBUFFERED="1",
     )
     try:

@@ -149,3 +149,39 @@ def test_no_secret_in_any_log_or_answer(
     assert any(CANARY_TOKEN_PREFIX in t for t in sim.tokens()), "the canary token was never issued"
     for canary in CANARIES:
         assert canary not in everything, f"secret {canary!r} leaked"
+
+
+CANARY_PLAN_KEY = "PLANKEYcanary-0123456789abcdef-current"
+CANARY_OLD_PLAN_KEY = "PLANKEYcanary-0123456789abcdef-retired"
+
+
+def test_no_plan_signing_key_in_any_log_or_answer(
+    client: FlaskClient,
+    canary_env: Callable[..., None],
+    secrets: FakeSecretManagerControl,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answers: list[str] = []
+    key = {"X-API-Key": CANARY_API_KEY}
+
+    def call(body: Any) -> dict[str, Any]:
+        response = client.post("/", data=json.dumps(body), content_type="application/json", headers=key)
+        answers.append(json.dumps(dict(response.headers)) + response.get_data(as_text=True))
+        result: dict[str, Any] = response.get_json()
+        return result
+
+    canary_env(PLAN_SIGNING_KEYS=f"{CANARY_PLAN_KEY},{CANARY_OLD_PLAN_KEY}", PROTECTED_ACCESS_CODES="99114111")
+    token = call({"routes": [{"accessCode": "9911411"}], "dryRun": True})["planToken"]
+    assert call({"planToken": token[:-2] + "xx"})["code"] == "plan_invalid"
+    assert call({"planToken": token})["status"] == "deleted"
+    secrets.add_version("projects/test-project/secrets/plan-keys", f"{CANARY_PLAN_KEY}\n{CANARY_OLD_PLAN_KEY}")
+    canary_env(PLAN_SIGNING_KEYS_SECRET="projects/test-project/secrets/plan-keys/versions/latest")
+    assert "planToken" in call({"dnids": "4", "dryRun": True})
+    canary_env(PLAN_SIGNING_KEYS=CANARY_PLAN_KEY[:20])  # too short: not configured, never quoted
+    assert call({"dnids": "4"})["code"] == "not_configured"
+
+    output = capsys.readouterr()
+    everything = output.out + output.err + "\n".join(answers)
+    assert len(answers) == 5
+    for canary in (CANARY_PLAN_KEY, CANARY_OLD_PLAN_KEY, CANARY_PLAN_KEY[:20], CANARY_API_KEY):
+        assert canary not in everything, f"secret {canary!r} leaked"

@@ -182,3 +182,49 @@ def test_answers_conform_to_the_swagger_20_document(answers: list[Any], document
         schema = operation["responses"][str(response.status_code)]["schema"]
         validator = jsonschema.Draft4Validator({**schema, "definitions": doc["definitions"]})
         validator.validate(response.get_json(force=True))
+
+
+def test_plan_tokens_and_policies_are_documented_and_answers_conform(
+    client: FlaskClient, env: Callable[..., None], post: Callable[..., Any], sim: SimulatorControl
+) -> None:
+    env(
+        PLAN_SIGNING_KEYS="k" * 40,
+        PROTECTED_ACCESS_CODES="99114111",
+        CALLER_POLICIES='{"api_key:key-4b3ba27e64f1": {"accessCodes": ["9911411", "4008*"]}, "*": {}}',
+    )
+    document: dict[str, Any] = client.get("/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    assert {"planToken", "planTtlSeconds"} <= set(schemas["DeleteRequest"]["properties"])
+    assert {"planToken", "planId", "planExpiresAt"} <= set(schemas["DryRunResult"]["properties"])
+    assert "changed" in schemas["RouteResult"]["properties"]["outcome"]["enum"]
+    assert {"forbidden", "plan_invalid", "plan_expired", "plan_wrong_caller"} <= set(
+        schemas["Problem"]["properties"]["code"]["examples"]
+    )
+    request_schema = schemas["DeleteRequest"]
+    assert "planToken" in request_schema["x-exactly-one-of"]
+    assert _valid_request(_validator(document, "DeleteRequest"), request_schema, {"planToken": "p1.a.b.c"})
+    assert not _valid_request(
+        _validator(document, "DeleteRequest"), request_schema, {"planToken": "p1.a.b.c", "dnids": "1"}
+    )
+
+    operation = document["paths"]["/"]["post"]["responses"]
+    preview = post({"dnids": "1,2,4", "dryRun": True})
+    token = preview.get_json()["planToken"]
+    sim.update_route(2, deviceId=9)  # modified in place: the plan's route 2 has changed
+    sim.add_routes(1, 700, access_code="7700")  # outside the caller's accessCodes
+    cases = [
+        preview,
+        post({"planToken": token}),
+        post({"planToken": token[:-3]}),
+        post({"dnids": "700"}),
+    ]
+    assert [c.status_code for c in cases] == [200, 207, 400, 403]
+    # The protected route (dnid 4) is shown in the preview but not put in the token.
+    assert [p["deletable"] for p in preview.get_json()["plan"]] == [True, True, False]
+    assert {r["dnid"]: r["outcome"] for r in cases[1].get_json()["results"]} == {"1": "deleted", "2": "changed"}
+    assert [c.get_json().get("code") for c in cases[2:]] == ["plan_invalid", "forbidden"]
+    for response in cases:
+        schema = operation[str(response.status_code)]["content"][response.headers["Content-Type"]]["schema"]
+        jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(
+            response.get_json(force=True)
+        )

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from cec_sim import SimulatorControl
-from function import errors, idempotency, openapi
+from function import errors, idempotency, openapi, policies
 from function import openapi_examples as ex
 
 
@@ -45,7 +45,8 @@ def test_each_answer_example_fits_its_schema() -> None:
 def test_problem_examples_use_the_real_titles() -> None:
     classes = [errors.InvalidRequest, errors.Unauthenticated, errors.MethodNotAllowed, errors.PayloadTooLarge,
                errors.UnsupportedMediaType, errors.InternalError, errors.UpstreamRejected, errors.UpstreamUnavailable,
-               errors.UpstreamTimeout, idempotency.IdempotencyInProgress, idempotency.IdempotencyKeyReused]  # fmt: skip
+               errors.UpstreamTimeout, idempotency.IdempotencyInProgress, idempotency.IdempotencyKeyReused,
+               policies.Forbidden]  # fmt: skip
     titles = {cls.code: cls.title for cls in classes}
     retryable = {cls.code: cls.retryable for cls in classes}
     for problem in ex.PROBLEMS.values():

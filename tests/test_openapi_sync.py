@@ -42,6 +42,8 @@ def test_a_flow_author_sees_labelled_fields() -> None:
         "ids": ("Record ids", "advanced"),
         "routes": ("Hotlines", "advanced"),
         "dryRun": ("Dry run (delete nothing)", "important"),
+        "planToken": ("Plan token (from an approved dry run)", "advanced"),
+        "planTtlSeconds": ("Plan token lifetime (seconds)", "advanced"),
     }
     (header,) = [p for p in doc["paths"]["/"]["post"]["parameters"] if p["in"] == "header"]
     assert header["x-ms-visibility"] == "advanced" and header["required"] is False

@@ -39,7 +39,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
         ({"dnids": [[1]]}, "/dnids/0", "nested"),
         ({"dnids": "1127983948544239618"}, "/dnids", "called-route id, not a dnid"),
         ({"dnids": "1", "force": True}, "/force", "unknown field"),
-        ({}, "", "give exactly one of dnids, ids or routes"),
+        ({}, "", "give exactly one of dnids, ids, routes or planToken"),
         ({"dnids": "1", "routes": [{"accessCode": "1"}]}, "", "this body has dnids, routes"),
         ({"dnids": "1", "dryRun": "yes"}, "/dryRun", "boolean"),
         ({"dnids": "1", "dry_run": True}, "/dry_run", "unknown field"),

@@ -15,6 +15,8 @@ locals {
     { cec_credentials = "${var.name}-cec-credentials" },
     contains(var.caller_auth, "api_key") ? { api_keys = "${var.name}-api-keys" } : {},
     contains(var.caller_auth, "webhook") ? { webhook = "${var.name}-webhook-secret" } : {},
+    var.plan_tokens ? { plan_signing_keys = "${var.name}-plan-signing-keys" } : {},
+    var.caller_policies ? { caller_policies = "${var.name}-caller-policies" } : {},
   )
 
   # Every variable the function reads is either set here, tunable through
@@ -29,6 +31,10 @@ locals {
     REQUEST_BUDGET_SECONDS = tostring(var.request_budget_seconds)
     GOOGLE_CLOUD_PROJECT   = var.project_id
     LOG_LEVEL              = var.log_level
+
+    # Safeguards (issue 13): plan-token keys and caller policies, when enabled.
+    PLAN_SIGNING_KEYS_SECRET = var.plan_tokens ? "${google_secret_manager_secret.this["plan_signing_keys"].id}/versions/latest" : null
+    CALLER_POLICIES_SECRET   = var.caller_policies ? "${google_secret_manager_secret.this["caller_policies"].id}/versions/latest" : null
   }) : key => value if value != null }
 
   labels = merge(var.labels, { app = "cec-called-routes" })

@@ -202,8 +202,9 @@ variable "extra_environment_variables" {
       "CEC_APP_KEY", "CEC_APP_SECRET", "API_KEYS", "WEBHOOK_SECRET",
       "CALLER_AUTH", "CEC_BASE_URL", "CEC_TOKEN_URL", "CEC_CREDENTIALS_SECRET", "API_KEYS_SECRET",
       "REQUEST_BUDGET_SECONDS", "GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "LOG_LEVEL", "SECRET_MANAGER_ENDPOINT",
+      "PLAN_SIGNING_KEYS", "PLAN_SIGNING_KEYS_SECRET", "CALLER_POLICIES_SECRET",
     ])) == 0
-    error_message = "extra_environment_variables must not set secrets (CEC_APP_KEY, CEC_APP_SECRET, API_KEYS, WEBHOOK_SECRET) or variables this module manages."
+    error_message = "extra_environment_variables must not set secrets (CEC_APP_KEY, CEC_APP_SECRET, API_KEYS, WEBHOOK_SECRET, PLAN_SIGNING_KEYS) or variables this module manages."
   }
 }
 
@@ -250,4 +251,39 @@ variable "labels" {
   description = "Labels on every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+# Safeguards (issue 13): plan tokens, caller policies, and the audit trail.
+variable "plan_tokens" {
+  description = "Create the secret <name>-plan-signing-keys (add a comma list of keys of 32+ characters as its version) and sign dry runs' plan tokens with it."
+  type        = bool
+  default     = false
+}
+
+variable "caller_policies" {
+  description = "Create the secret <name>-caller-policies (add the CALLER_POLICIES JSON as its version) and enforce it."
+  type        = bool
+  default     = false
+}
+
+variable "audit_sink" {
+  description = "Route the function's audit entries (one per request that deleted routes) to \"log_bucket\" (a log bucket of their own), \"bigquery\" (a dataset), or \"none\" (they stay in _Default, 30 days)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "log_bucket", "bigquery"], var.audit_sink)
+    error_message = "audit_sink must be none, log_bucket or bigquery."
+  }
+}
+
+variable "audit_retention_days" {
+  description = "How long the audit entries are kept in the audit log bucket or BigQuery partitions, in days."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_retention_days >= 1 && var.audit_retention_days <= 3650
+    error_message = "audit_retention_days must be 1-3650 (the log bucket limit)."
+  }
 }

@@ -42,9 +42,20 @@ DELIBERATELY_UNSET = {
     "CEC_MAX_LOOKUP_RECORDS": "tuning: code default (20000 records per request); extra_environment_variables",
     "IDEMPOTENCY_TTL_SECONDS": "tuning: code default (3600 s); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES": "tuning: code default (10000 per instance); extra_environment_variables",
+    # Safeguards (issue 13): opt-in, set via extra_environment_variables (README, Plan tokens and policies).
+    "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_SECRET (plan_tokens = true)",
+    "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
+    "CALLER_POLICIES": "the module uses CALLER_POLICIES_SECRET (caller_policies = true)",
+    "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
+    "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
 }
 # Set only in some modes; the mode condition is checked below.
-CONDITIONAL = {"CEC_TOKEN_URL": "null when derived from CEC_BASE_URL", "API_KEYS_SECRET": "api_key mode"}
+CONDITIONAL = {
+    "CEC_TOKEN_URL": "null when derived from CEC_BASE_URL",
+    "API_KEYS_SECRET": "api_key mode",
+    "PLAN_SIGNING_KEYS_SECRET": "plan_tokens = true",
+    "CALLER_POLICIES_SECRET": "caller_policies = true",
+}
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +184,13 @@ def test_every_secret_the_function_reads_has_its_own_accessor_binding(module: Mo
             keys = re.findall(rf'\b{alias} = [^=]*?{re.escape(SECRET)}\["(\w+)"\]\.id}}/versions/latest', environment)
         assert len(keys) == 1, f"{alias} is not read from a module-managed secret"
         references[alias] = keys[0]
-    assert set(references) == {"CEC_CREDENTIALS_SECRET", "API_KEYS_SECRET", "WEBHOOK_SECRET"}
+    assert set(references) == {
+        "CEC_CREDENTIALS_SECRET",
+        "API_KEYS_SECRET",
+        "WEBHOOK_SECRET",
+        "PLAN_SIGNING_KEYS_SECRET",
+        "CALLER_POLICIES_SECRET",
+    }
     assert set(references.values()) <= secret_keys
     # A mode's secret exists exactly when the mode's variable is set.
     assert 'contains(var.caller_auth, "api_key") ? {api_keys' in secrets

@@ -1,0 +1,93 @@
+"""The safeguards around a deletion, from settings and secrets: plan-token keys, caller
+policies, protected hotlines, and whether a plain dnids delete must look its routes
+up first.
+
+Values from the environment are parsed once, when the runtime is built (a mistake is
+a 503 ``not_configured`` on every request, like any other setting). Values from
+Secret Manager are read through the shared SecretReader and its cache, so a rotation
+takes effect within ``SECRET_CACHE_TTL_SECONDS``.
+
+The signing keys are secrets: they are never logged or put in an answer. When the
+secret-masking registry for upstream text lands (see function/results.py), the keys
+read here belong in it too (``_signer_from``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from function.budget import Deadline
+from function.errors import NotConfigured
+from function.plans import PlanSigner, parse_keys
+from function.policies import NO_CODES, CodePatterns, Policy, PolicyBook
+from function.secret_manager import SecretReader
+from function.settings import Settings
+
+T = TypeVar("T")
+
+
+class Guards:
+    def __init__(self, settings: Settings, secrets: SecretReader) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._lock = threading.Lock()
+        self._parsed: dict[str, tuple[bytes, Any]] = {}  # secret name -> (payload, parsed)
+        self.protected: CodePatterns = NO_CODES
+        if settings.protected_access_codes:
+            self.protected = CodePatterns.parse(settings.protected_access_codes.split(","))
+        self.max_plan_routes = settings.plan_max_routes
+        self.full_audit_records = settings.audit_full_records
+        self._static_signer: PlanSigner | None = None
+        if settings.plan_signing_keys is not None:
+            self._static_signer = _signer_from(settings.plan_signing_keys.get_secret_value(), "PLAN_SIGNING_KEYS")
+        self._static_policies: PolicyBook | None = None
+        if settings.caller_policies:
+            self._static_policies = PolicyBook.parse(settings.caller_policies, "CALLER_POLICIES")
+
+    @property
+    def plans_configured(self) -> bool:
+        return self._static_signer is not None or self._settings.plan_signing_keys_secret is not None
+
+    def signer(self, deadline: Deadline) -> PlanSigner | None:
+        """The plan signer, or None when no signing keys are configured."""
+        if self._static_signer is not None:
+            return self._static_signer
+        name = self._settings.plan_signing_keys_secret
+        if name is None:
+            return None
+        return self._from_secret(name, "PLAN_SIGNING_KEYS_SECRET", deadline, _signer_from)
+
+    def policy(self, principal: str, deadline: Deadline) -> Policy | None:
+        """The caller's policy; None without CALLER_POLICIES (no restriction)."""
+        book = self._static_policies
+        name = self._settings.caller_policies_secret
+        if book is None and name is not None:
+            book = self._from_secret(name, "CALLER_POLICIES_SECRET", deadline, PolicyBook.parse)
+        return book.for_principal(principal) if book is not None else None
+
+    def lookup_first(self, policy: Policy | None) -> bool:
+        """Whether a plain dnids delete must learn its routes' codes before sending."""
+        return bool(self.protected) or self.full_audit_records or (policy is not None and policy.codes is not None)
+
+    def _from_secret(self, name: str, setting: str, deadline: Deadline, parse: Callable[[str, str], T]) -> T:
+        payload = self._secrets.read(name, deadline=deadline, setting=setting)
+        with self._lock:
+            cached = self._parsed.get(name)
+            if cached is not None and cached[0] == payload:
+                return cached[1]  # type: ignore[no-any-return]
+        parsed = parse(payload.decode("utf-8", errors="replace"), setting)
+        with self._lock:
+            self._parsed[name] = (payload, parsed)
+        return parsed
+
+
+def _signer_from(text: str, source: str) -> PlanSigner:
+    keys = parse_keys(text)
+    if not keys:
+        raise NotConfigured(f"{source} holds no key.")
+    if any(len(k) < 32 for k in keys):
+        # HMAC-SHA256 keys shorter than the hash weaken it; never say which key.
+        raise NotConfigured(f"{source}: every key must be at least 32 characters (e.g. openssl rand -base64 32).")
+    return PlanSigner(keys)
