@@ -46,7 +46,8 @@ class _Call:
         self.ends_at = ends_at
         self.fired = False
         self.done = False
-        self.connections: list[HTTPConnection] = []
+        # Connections (whose socket is read when the deadline passes) and sockets.
+        self.connections: list[Any] = []
 
 
 class _Watchdog:
@@ -56,9 +57,9 @@ class _Watchdog:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def attach(self, call: _Call, connection: HTTPConnection) -> None:
+    def attach(self, call: _Call, connection: Any) -> None:
         with self._cond:
-            if call.done:
+            if call.done or connection is None:
                 return
             if not call.connections:
                 heapq.heappush(self._heap, (call.ends_at, next(self._seq), call))
@@ -93,8 +94,8 @@ class _Watchdog:
                     _shutdown(connection)
 
 
-def _shutdown(connection: HTTPConnection) -> None:
-    sock = getattr(connection, "sock", None)
+def _shutdown(connection: Any) -> None:
+    sock = connection if isinstance(connection, socket.socket) else getattr(connection, "sock", None)
     if sock is None:
         return
     try:
@@ -139,11 +140,21 @@ def expired() -> bool:
 
 
 class _Watched:
+    """A urllib3 connection that puts itself, then its socket, under the current call's deadline.
+
+    The socket is registered once the request is sent: http.client drops the
+    connection's reference to it (``sock = None``) when the answer says
+    ``Connection: close``, while the answer's body is still being read from it.
+    """
+
     def request(self, *args: Any, **kwargs: Any) -> Any:
         call: _Call | None = getattr(_local, "call", None)
         if call is not None:
-            _watchdog.attach(call, self)  # type: ignore[arg-type]
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+            _watchdog.attach(call, self)
+        result = super().request(*args, **kwargs)  # type: ignore[misc]
+        if call is not None:
+            _watchdog.attach(call, getattr(self, "sock", None))
+        return result
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):
