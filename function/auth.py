@@ -159,9 +159,7 @@ def iam_identity(headers: HeaderLookup) -> str:
 
 
 class CallerAuthenticator:
-    def __init__(
-        self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time) -> None:
         self.methods = settings.caller_auth
         self._settings = settings
         self._secrets = secrets

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 # More digits than this cannot be a count, a time or an id that we use.
 MAX_DIGITS = 18
-_INTEGER = re.compile(r"-?[0-9]{1,%d}" % MAX_DIGITS)
-_DECIMAL = re.compile(r"-?[0-9]{1,%d}(?:\.[0-9]{1,9})?" % MAX_DIGITS)
+_INTEGER = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
+_DECIMAL = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}(?:\.[0-9]{{1,9}})?")
 # An IMF-fixdate is 29 characters; the obsolete forms are no longer.
 MAX_HTTP_DATE_CHARS = 64
 # The longest Retry-After passed on to a caller: an upstream asking for more is

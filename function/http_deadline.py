@@ -14,6 +14,7 @@ The watchdog is one thread for the whole process, holding only the calls in flig
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -98,12 +99,10 @@ def _shutdown(connection: Any) -> None:
     sock = connection if isinstance(connection, socket.socket) else getattr(connection, "sock", None)
     if sock is None:
         return
-    try:
-        # The plain socket's shutdown, also under TLS: it wakes the blocked reader
-        # without touching the SSL object that thread is using.
+    # The plain socket's shutdown, also under TLS: it wakes the blocked reader
+    # without touching the SSL object that thread is using.
+    with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 _watchdog = _Watchdog()

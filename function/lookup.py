@@ -169,9 +169,8 @@ def _page(body: object) -> tuple[list[Any], int | None]:
     code = body.get("returnCode")
     if str(code).strip() != "0":
         description = body.get("description") if isinstance(body.get("description"), str) else ""
-        raise UpstreamBadResponse(
-            f"queryCalledRoute answered returnCode {redact.mask(str(code)[:16])!r}: {redact.mask(str(description)[:120])}"
-        )
+        said = redact.mask(str(description)[:120])
+        raise UpstreamBadResponse(f"queryCalledRoute answered returnCode {redact.mask(str(code)[:16])!r}: {said}")
     data = body.get("data") or {}
     if not isinstance(data, dict):
         raise UpstreamBadResponse("queryCalledRoute answered with a data field that is not an object.")

@@ -124,6 +124,5 @@ class TokenProvider:
         return Token(value.strip(), credentials.app_key, renew_at=sent_mono + max(0.0, left - margin))
 
 
-
 def _is_header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable()

@@ -25,10 +25,12 @@ import requests
 from function import log
 from function.bounded import retry_after_seconds
 from function.budget import Deadline
-from function.errors import UpstreamBadResponse
+from function.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from function.http_deadline import MAX_RESPONSE_BYTES, DeadlineAdapter, ResponseTooLarge
 from function.http_deadline import deadline as wall_clock
-from function.errors import UpstreamTimeout, UpstreamUnavailable
+
+# The message of an answer cut at MAX_RESPONSE_BYTES.
+_TOO_LARGE = f"more than {MAX_RESPONSE_BYTES} bytes; the answer was cut off there"
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.2
@@ -97,9 +99,7 @@ class Transport:
                 with wall_clock(timeout):
                     response = self._session.post(url, json=json_body, headers=headers, timeout=timeout)
             except ResponseTooLarge:
-                raise UpstreamBadResponse(
-                    f"The CEC API answered {stage} with more than {MAX_RESPONSE_BYTES} bytes; the answer was cut off there."
-                ) from None
+                raise UpstreamBadResponse(f"The CEC API answered {stage} with {_TOO_LARGE}.") from None
             except requests.exceptions.ConnectTimeout:
                 failure: str = "connection timed out"
                 response = None

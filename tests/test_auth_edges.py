@@ -131,9 +131,7 @@ def test_an_undecodable_webhook_secret_is_not_configured(
 
 # NBSP, NEL and the information separator U+001F: str.strip() removes all three.
 @pytest.mark.parametrize("pad", ["\u00a0", "\u0085", "\u001f"])
-def test_only_ascii_whitespace_is_trimmed_from_a_key(
-    client: FlaskClient, env: Callable[..., None], pad: str
-) -> None:
+def test_only_ascii_whitespace_is_trimmed_from_a_key(client: FlaskClient, env: Callable[..., None], pad: str) -> None:
     env()
     assert send(client, {"X-API-Key": f" \t{API_KEY} "}).status_code == 200
     assert_problem(send(client, {"X-API-Key": pad + API_KEY}), 401, "unauthenticated")

@@ -20,8 +20,8 @@ from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, TOKEN_PATH
 from function.bounded import MAX_RETRY_AFTER_SECONDS, bounded_float, bounded_int, retry_after_seconds
 from function.budget import Deadline
-from function.tokens import TokenProvider
 from function.credentials import CecCredentials
+from function.tokens import TokenProvider
 from function.transport import Transport
 from tests.conftest import API_KEY
 from tests.test_auth import WEBHOOK_SECRET
@@ -95,9 +95,7 @@ def test_an_absurd_token_lifetime_is_not_believed(sim: SimulatorControl, fields:
     """The token is renewed after the lifetime we asked for, not kept forever."""
     now = [0.0]
     transport = Transport(timeout_seconds=2, max_retries=0)
-    tokens = TokenProvider(
-        transport=transport, url=sim.base_url + TOKEN_PATH, ttl_seconds=600, clock=lambda: now[0]
-    )
+    tokens = TokenProvider(transport=transport, url=sim.base_url + TOKEN_PATH, ttl_seconds=600, clock=lambda: now[0])
     credentials = CecCredentials(DEFAULT_APP_KEY, DEFAULT_APP_SECRET, source="test")
     rule = json.dumps({"rules": [{"stage": "token", "json": {"AccessToken": "tok-absurd-lifetime", **fields}}]})
     # Python's json reads and writes the bare Infinity that a careless upstream sends.
@@ -186,7 +184,9 @@ def test_the_webhook_secret_is_masked_in_upstream_text(
     from tests.test_auth import BODY, send, signed_headers
 
     env(CALLER_AUTH="webhook", WEBHOOK_SECRET=WEBHOOK_SECRET, API_KEYS=None)
-    sim.inject({"stage": "delete", "returnCode": "1", "description": f"secret {WEBHOOK_SECRET} and {WEBHOOK_SECRET[6:]}"})
+    sim.inject(
+        {"stage": "delete", "returnCode": "1", "description": f"secret {WEBHOOK_SECRET} and {WEBHOOK_SECRET[6:]}"}
+    )
     response = send(client, signed_headers(BODY), BODY)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
