@@ -16,7 +16,7 @@ from function import redact
 from function.bounded import bounded_float
 from function.budget import Deadline
 from function.credentials import CecCredentials
-from function.errors import UpstreamBadResponse
+from function.errors import UpstreamBadResponse, UpstreamTimeout
 from function.transport import Transport
 
 # Renew this long before expiry: a token that expires in flight costs a 401 and a
@@ -68,12 +68,21 @@ class TokenProvider:
         token = self._usable(credentials)
         if token is not None:
             return token
-        with self._lock:
+        # Waiting for another request's fetch is bounded by this request's budget: a
+        # slow tokenByAkSk must not make the requests queued behind it wait in turn.
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise UpstreamTimeout(
+                "The request's time budget (REQUEST_BUDGET_SECONDS) ran out waiting for a token"
+                " that another request is fetching."
+            )
+        try:
             token = self._usable(credentials)
             if token is None:
                 token = self._fetch(credentials, deadline)
                 self._token = token
             return token
+        finally:
+            self._lock.release()
 
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the API refused it; a newer one is kept."""

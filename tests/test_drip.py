@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,3 +150,29 @@ def test_the_real_server_answers_a_dripped_upstream_within_the_budget(
     secrets.clear_faults()
     time.sleep(FAILURE_HOLD_SECONDS)
     assert requests.post(server, json={"dnids": "1"}, headers={"X-API-Key": API_KEY}, timeout=30).status_code == 200
+
+
+def test_requests_queued_behind_a_dripped_token_fetch_answer_within_their_budget(
+    dripping: None, app: Any, sim: SimulatorControl
+) -> None:
+    """Cold instance, four requests at once, tokenByAkSk dripping: none waits in turn."""
+    sim.inject(_drip("token", body_only=True))
+    barrier = threading.Barrier(4)
+    times: list[float] = []
+    statuses: list[int] = []
+
+    def one() -> None:
+        barrier.wait()
+        started = time.monotonic()
+        response = app.test_client().post("/", json={"dnids": "1"}, headers={"X-API-Key": API_KEY})
+        times.append(time.monotonic() - started)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    print(f"queued behind a dripped token: longest {max(times):.2f} s (budget {BUDGET:g} s)")
+    assert statuses == [504] * 4
+    assert max(times) < BUDGET + MARGIN
