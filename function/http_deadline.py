@@ -65,12 +65,16 @@ class _Watchdog:
             if not call.connections:
                 heapq.heappush(self._heap, (call.ends_at, next(self._seq), call))
             call.connections.append(connection)
+            if not isinstance(connection, socket.socket):
+                # The pool may hand this connection to another call once this one is
+                # done; only its current owner's deadline may shut it down.
+                connection._deadline_owner = call
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
                 self._thread.start()
             self._cond.notify()
             if call.fired:
-                _shutdown(connection)
+                _shutdown(connection, call)
 
     def finish(self, call: _Call) -> None:
         with self._cond:
@@ -92,11 +96,16 @@ class _Watchdog:
                 _, _, call = heapq.heappop(self._heap)
                 call.fired = True
                 for connection in call.connections:
-                    _shutdown(connection)
+                    _shutdown(connection, call)
 
 
-def _shutdown(connection: Any) -> None:
-    sock = connection if isinstance(connection, socket.socket) else getattr(connection, "sock", None)
+def _shutdown(connection: Any, call: _Call) -> None:
+    if isinstance(connection, socket.socket):
+        sock: Any = connection  # dropped by its connection (Connection: close): never reused
+    elif getattr(connection, "_deadline_owner", None) is call:
+        sock = getattr(connection, "sock", None)
+    else:
+        return
     if sock is None:
         return
     # The plain socket's shutdown, also under TLS: it wakes the blocked reader

@@ -13,6 +13,7 @@ stays small (a handful of kinds times a few generations).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import deque
@@ -34,7 +35,10 @@ class SecretRegistry:
 
     def register(self, kind: str, values: Iterable[str]) -> None:
         """Add a generation of ``kind`` (e.g. ``cec_token``); empty and short values are ignored."""
-        generation = frozenset(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_CHARS)
+        usable = [v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_CHARS]
+        # Also as JSON writes it (a quote or backslash escaped), since log lines are
+        # masked after serialisation.
+        generation = frozenset(usable) | {json.dumps(v, ensure_ascii=False)[1:-1] for v in usable}
         if not generation:
             return
         with self._lock:

@@ -192,3 +192,15 @@ def test_the_webhook_secret_is_masked_in_upstream_text(
     text = response.get_data(as_text=True)
     assert WEBHOOK_SECRET[6:] not in text
     assert "secret [redacted] and [redacted]" in text
+
+
+def test_the_mask_covers_json_escaped_forms_and_keeps_a_few_generations() -> None:
+    from function.redact import SecretRegistry
+
+    registry = SecretRegistry(generations=2)
+    registry.register("demo", ['se"cret\\value', "x"])  # "x" is too short to mask
+    line = json.dumps({"message": 'quoted se"cret\\value here, x'})
+    assert registry.mask(line) == json.dumps({"message": "quoted [redacted] here, x"})
+    for generation in ("token-one-111", "token-two-222", "token-three-333"):
+        registry.register("token", [generation])
+    assert registry.mask("token-one-111 token-two-222 token-three-333") == "token-one-111 [redacted] [redacted]"
