@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cec_sim.faults import Fault, FaultBook
@@ -120,16 +120,33 @@ class CecHandler(BaseHandler):
         # Recorded on arrival, so a caller that gave up waiting still sees the call.
         self.state.record(call)
         sleep_for(fault, self.state.config.latency)
+        if fault is not None and fault.drip:
+            self.drip_fault = fault
+        if fault is not None and fault.echo_secrets:
+            fault = replace(fault, description=fault.description + self._echoed(body))
         if fault is not None and not fault.after_action:
             call["status"] = fault.status
             self.send_fault(fault, None)
             return
         reply = self._operate(stage, body)
+        if fault is not None and fault.echo_secrets and isinstance(reply.body, dict):
+            reply.body["description"] = str(reply.body.get("description", "")) + self._echoed(body)
         call["status"] = fault.status if fault is not None and fault.status else reply.status
         if fault is not None:
             self.send_fault(fault, reply)
         else:
             self.send(reply)
+
+    def _echoed(self, body: Any) -> str:
+        """What a careless upstream quotes back: every secret this request carried."""
+        cfg = self.state.config
+        sent = body if isinstance(body, dict) else {}
+        auth = self.headers.get("Authorization", "")
+        return (
+            f" (app_key={sent.get('app_key') or self.headers.get('X-APP-Key') or cfg.app_key},"
+            f" app_secret={sent.get('app_secret') or cfg.app_secret},"
+            f" token={auth.removeprefix('Bearer ')}, authorization={auth})"
+        )
 
     def _stage(self) -> str:
         if self.path == TOKEN_PATH:

@@ -32,6 +32,16 @@ class Fault:
     # Apply the real operation first and spoil only its answer: the caller cannot
     # tell whether the operation happened.
     after_action: bool = False
+    # Send the answer one byte every ``drip`` seconds (a slow or hostile upstream);
+    # with ``drip_body_only`` the status line and headers go out at once. The real
+    # operation happens first (``after_action`` unless told otherwise); the drip
+    # stops when the client hangs up or after ``drip_max_seconds``.
+    drip: float = 0.0
+    drip_body_only: bool = False
+    drip_max_seconds: float = 120.0
+    # Quote the secrets the request carried (AK/SK, token, X-APP-Key) in the answer's
+    # description, as an upstream that echoes its input would.
+    echo_secrets: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -40,6 +50,15 @@ class Fault:
             known["return_code"] = str(data["returnCode"])
         if "afterAction" in data:
             known["after_action"] = bool(data["afterAction"])
+        elif data.get("drip"):
+            known["after_action"] = True
+        for camel, snake in (
+            ("dripBodyOnly", "drip_body_only"),
+            ("dripMaxSeconds", "drip_max_seconds"),
+            ("echoSecrets", "echo_secrets"),
+        ):
+            if camel in data:
+                known[snake] = data[camel]
         return cls(**known)
 
 

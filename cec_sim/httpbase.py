@@ -47,8 +47,14 @@ class BaseHandler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
+    # Set by a handler to answer its current request through drip().
+    drip_fault: Fault | None = None
+
     def send(self, reply: Reply) -> None:
         payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+        if self.drip_fault is not None:
+            self.drip(reply, payload, self.drip_fault)
+            return
         self.send_response(reply.status)
         content_type = reply.headers.pop("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Type", content_type)
@@ -57,6 +63,33 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def drip(self, reply: Reply, payload: bytes, fault: Fault) -> None:
+        """Write the whole answer (or only its body) one byte at a time, then close."""
+        self.drip_fault = None
+        self.close_connection = True
+        headers = dict(reply.headers)
+        content_type = headers.pop("Content-Type", "application/json;charset=UTF-8")
+        lines = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(payload)}", "Connection: close"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        slow = payload
+        try:
+            if fault.drip_body_only:
+                self.wfile.write(head)
+                self.wfile.flush()
+            else:
+                slow = head + payload
+            stop = time.monotonic() + fault.drip_max_seconds
+            for index in range(len(slow)):
+                if time.monotonic() >= stop:
+                    break
+                self.wfile.write(slow[index : index + 1])
+                self.wfile.flush()
+                time.sleep(fault.drip)
+        except OSError:
+            pass  # the client gave up: what a drip is for
 
     def send_fault(self, fault: Fault, normal: Reply | None) -> None:
         """Answer as ``fault`` says; ``normal`` is the answer it spoils, if any."""

@@ -75,10 +75,12 @@ class SecretManagerHandler(BaseHandler):
             self.state.calls.append(path)
         fault = self.state.faults.take("access")
         sleep_for(fault, self.state.latency)
+        if fault is not None and fault.drip:
+            self.drip_fault = fault
         if fault is not None and fault.status:
             self.send(_error(fault.status, fault.description))
             return
-        if fault is not None:
+        if fault is not None and not fault.after_action:
             self.send_fault(fault, None)
             return
         self.send(self._access(match.group("secret"), match.group("version")))

@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-from function import log
+from function import log, redact
 from function.budget import Deadline
-from function.errors import Unauthenticated
+from function.errors import FunctionError, Misconfigured, NotConfigured, SecretUnavailable, Unauthenticated
 from function.log import HeaderLookup
 from function.secret_manager import SecretReader
 from function.settings import Settings
@@ -38,6 +38,21 @@ _KEY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 # Cloud Run passes the verified ID token on; a JWT of a few KiB at most.
 MAX_ID_TOKEN_CHARS = 16384
 IAM_IDENTITY_HEADERS = ("X-Serverless-Authorization", "Authorization")
+
+# Only ASCII whitespace is trimmed from a key: NBSP, NEL and the like are part of
+# what was sent, and a key with them is another key.
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+# Caller secrets are read before the caller is known: whatever SECRET_CACHE_TTL_SECONDS
+# says, they are kept at least this long, so unauthenticated requests cannot make
+# each a Secret Manager read.
+CALLER_SECRET_MIN_TTL_SECONDS = 60.0
+
+# Standard Webhooks: "v1," and the base64 of an HMAC-SHA256 (32 bytes: 43 characters
+# and one "="), exactly; the timestamp is Unix seconds in decimal digits.
+WEBHOOK_TOLERANCE_SECONDS = 300
+MAX_WEBHOOK_SIGNATURES = 8
+_V1_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -75,8 +90,9 @@ def parse_api_keys(text: str) -> list[str]:
         except ValueError:
             data = None
         if isinstance(data, list):
-            return [k.strip() for k in data if isinstance(k, str) and k.strip()]
-    return [k.strip() for k in stripped.replace("\n", ",").split(",") if k.strip()]
+            return [k.strip(ASCII_WHITESPACE) for k in data if isinstance(k, str) and k.strip(ASCII_WHITESPACE)]
+    entries = stripped.replace("\n", ",").split(",")
+    return [k.strip(ASCII_WHITESPACE) for k in entries if k.strip(ASCII_WHITESPACE)]
 
 
 def key_fingerprint(key: str) -> str:
@@ -84,18 +100,34 @@ def key_fingerprint(key: str) -> str:
     return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
-def named_keys(text: str) -> list[ApiKey]:
-    """``name=key`` entries keep their name; a bare key is named by its fingerprint."""
-    keys: list[ApiKey] = []
+def _key_entries(text: str) -> list[tuple[str, str]]:
+    entries: list[tuple[str, str]] = []
     for entry in parse_api_keys(text):
         name, sep, key = entry.partition("=")
-        if sep and key and not key.startswith("=") and _KEY_NAME.match(name.strip()):
-            name, key = name.strip(), key.strip()
+        if sep and key and not key.startswith("=") and _KEY_NAME.match(name.strip(ASCII_WHITESPACE)):
+            name, key = name.strip(ASCII_WHITESPACE), key.strip(ASCII_WHITESPACE)
         else:
             name, key = key_fingerprint(entry), entry
         if key:
-            keys.append(ApiKey(name, _digest(key)))
-    return keys
+            entries.append((name, key))
+    return entries
+
+
+def named_keys(text: str) -> list[ApiKey]:
+    """``name=key`` entries keep their name; a bare key is named by its fingerprint."""
+    entries = _key_entries(text)
+    redact.register("api_keys", [key for _, key in entries])
+    return [ApiKey(name, _digest(key)) for name, key in entries]
+
+
+def webhook_key(secret: str) -> bytes | None:
+    """The HMAC key of a Standard Webhooks secret (``whsec_`` + base64), or None when unusable."""
+    body = secret.strip(ASCII_WHITESPACE).removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
 
 
 def iam_identity(headers: HeaderLookup) -> str:
@@ -127,20 +159,30 @@ def iam_identity(headers: HeaderLookup) -> str:
 
 
 class CallerAuthenticator:
-    def __init__(self, settings: Settings, secrets: SecretReader) -> None:
+    def __init__(self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time) -> None:
         self.methods = settings.caller_auth
         self._settings = settings
         self._secrets = secrets
+        self._clock = clock
         self._static_keys: list[ApiKey] | None = None
         if settings.api_keys is not None:
             self._static_keys = named_keys(settings.api_keys.get_secret_value())
-        self._webhook: Webhook | None = None
+            if "api_key" in self.methods and not self._static_keys:
+                raise NotConfigured("API_KEYS holds no usable key: set it to one or more keys (or name=key entries).")
+        self._webhook_key: bytes | None = None
         if "webhook" in self.methods and settings.webhook_secret is not None:
-            self._webhook = Webhook(settings.webhook_secret.get_secret_value())
+            secret = settings.webhook_secret.get_secret_value()
+            self._webhook_key = webhook_key(secret)
+            if self._webhook_key is None:
+                raise NotConfigured("WEBHOOK_SECRET is not usable: it must be whsec_ followed by valid base64.")
+            redact.register("webhook_secret", [secret, secret.removeprefix("whsec_")])
 
     def authenticate(self, headers: HeaderLookup, body: bytes, deadline: Deadline) -> Caller:
         """Who is calling, by the first method that accepts the request; raises Unauthenticated."""
         reasons: list[str] = []
+        # A method that could not check the request (its secret unreadable) does not
+        # stop the others: only when none accepts is its failure the answer.
+        failures: list[FunctionError] = []
         for method in self.methods:
             if method == "none":
                 log.event(30, NONE_WARNING)
@@ -149,7 +191,12 @@ class CallerAuthenticator:
                 principal = "iam:" + iam_identity(headers)
                 return Caller(method, principal, principal)
             if method == "api_key":
-                name, reason = self._check_api_key(headers, deadline)
+                try:
+                    name, reason = self._check_api_key(headers, deadline)
+                except (SecretUnavailable, NotConfigured, Misconfigured) as exc:
+                    failures.append(exc)
+                    reasons.append(f"api_key: the keys could not be read ({exc.code})")
+                    continue
                 if name is not None:
                     return Caller(method, "api_key:" + name, "api_key:" + name)
             else:
@@ -158,21 +205,31 @@ class CallerAuthenticator:
                     return Caller(method, "webhook", "webhook")
                 reason = webhook_reason
             reasons.append(reason)
+        if failures:
+            raise failures[0]
         raise Unauthenticated("; ".join(reasons) + ".")
 
     def _api_keys(self, deadline: Deadline) -> list[ApiKey]:
         if self._static_keys is not None:
             return self._static_keys
         assert self._settings.api_keys_secret is not None
-        payload = self._secrets.read(self._settings.api_keys_secret, deadline=deadline, setting="API_KEYS_SECRET")
-        return named_keys(payload.decode("utf-8", errors="replace"))
+        payload = self._secrets.read(
+            self._settings.api_keys_secret,
+            deadline=deadline,
+            setting="API_KEYS_SECRET",
+            min_ttl_seconds=CALLER_SECRET_MIN_TTL_SECONDS,
+        )
+        keys = named_keys(payload.decode("utf-8", errors="replace"))
+        if not keys:
+            raise NotConfigured("The secret named by API_KEYS_SECRET holds no usable key.")
+        return keys
 
     def _check_api_key(self, headers: HeaderLookup, deadline: Deadline) -> tuple[str | None, str]:
         """(the matching key's name, or None; the reason when none matched)."""
         given = headers.get(API_KEY_HEADER)
         if not given:
             return None, f"api_key: no {API_KEY_HEADER} header"
-        candidate = _digest(given.strip())
+        candidate = _digest(given.strip(ASCII_WHITESPACE))
         matched: str | None = None
         for key in self._api_keys(deadline):
             # No early exit: the time taken must not tell which key came close.
@@ -181,30 +238,54 @@ class CallerAuthenticator:
         return matched, f"api_key: the {API_KEY_HEADER} header does not match a configured key"
 
     def _check_webhook(self, headers: HeaderLookup, body: bytes) -> str | None:
-        assert self._webhook is not None
+        """None when the Standard Webhooks signature holds, else the reason it does not.
+
+        Verified here, strictly, rather than by the standardwebhooks library, which
+        decodes base64 leniently (junk inside or after a signature passed), reads the
+        timestamp with int() (which takes "+1700000000" and Unicode digits) and
+        decodes the body as UTF-8 before signing (so a signed non-UTF-8 body failed
+        as a bad signature instead of reaching the JSON check).
+        """
+        assert self._webhook_key is not None
         present = {name: headers.get(name, "") for name in WEBHOOK_HEADERS}
         missing = [name for name, value in present.items() if not value]
         if missing:
             return f"webhook: missing header {', '.join(missing)}"
-        try:
-            self._webhook.verify(body, present, json_parse=False)
-        except WebhookVerificationError as exc:
-            return f"webhook: {_webhook_reason(str(exc))}"
-        except ValueError:
-            # The library raises plain ValueError for a signature without a comma,
-            # bad base64 or a body that is not UTF-8.
+        msg_id, timestamp, signatures = (present[name] for name in WEBHOOK_HEADERS)
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return "webhook: webhook-timestamp is not a Unix time in seconds (decimal digits only)"
+        age = self._clock() - int(timestamp)
+        if age > WEBHOOK_TOLERANCE_SECONDS:
+            return "webhook: webhook-timestamp is more than 5 minutes old"
+        if age < -WEBHOOK_TOLERANCE_SECONDS:
+            return "webhook: webhook-timestamp is more than 5 minutes in the future"
+        signed = msg_id.encode("utf-8", errors="surrogateescape") + b"." + timestamp.encode("ascii") + b"." + body
+        expected = hmac.new(self._webhook_key, signed, hashlib.sha256).digest()
+        matched = malformed = False
+        entries = signatures.split(" ")
+        for entry in entries[:MAX_WEBHOOK_SIGNATURES]:
+            if not entry:
+                continue
+            version, sep, signature = entry.partition(",")
+            if not sep:
+                malformed = True
+                continue
+            if version != "v1":
+                continue  # other schemes (v1a: asymmetric) are not ours to check
+            if not _V1_SIGNATURE.fullmatch(signature):
+                malformed = True
+                continue
+            decoded = base64.b64decode(signature, validate=True)
+            if base64.b64encode(decoded).decode("ascii") != signature:
+                malformed = True  # non-canonical: stray bits in the last character
+                continue
+            # No early exit: the time taken must not tell which entry came close.
+            matched = hmac.compare_digest(decoded, expected) or matched
+        if matched:
+            return None
+        if malformed or len(entries) > MAX_WEBHOOK_SIGNATURES:
             return (
                 "webhook: the webhook-signature header is malformed"
-                " (expected 'v1,<base64>' entries separated by spaces)"
+                " (expected 'v1,<base64 of 32 bytes>' entries separated by spaces)"
             )
-        return None
-
-
-def _webhook_reason(message: str) -> str:
-    known = {
-        "Message timestamp too old": "webhook-timestamp is more than 5 minutes old",
-        "Message timestamp too new": "webhook-timestamp is more than 5 minutes in the future",
-        "Invalid Signature Headers": "webhook-timestamp is not a Unix time in seconds",
-        "No matching signature found": "no webhook-signature matches the body",
-    }
-    return known.get(message, "the signature could not be verified")
+        return "webhook: no webhook-signature matches the body"

@@ -6,6 +6,7 @@ from typing import Any
 
 import requests
 
+from function import redact
 from function.budget import Deadline
 from function.credentials import CecCredentials, CredentialProvider
 from function.errors import UpstreamAuthFailed, UpstreamBadResponse, UpstreamRejected
@@ -67,7 +68,7 @@ class CecClient:
         try:
             return response.json()
         except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            kind = redact.mask(response.headers.get("Content-Type", "no content type").split(";")[0][:64])
             raise UpstreamBadResponse(
                 f"The CEC API answered {stage}CalledRoute with HTTP 200 but a body that is not JSON ({kind})."
             ) from None

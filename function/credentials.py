@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from function import redact
 from function.budget import Deadline
 from function.errors import Misconfigured
 from function.secret_manager import SecretReader
@@ -28,6 +29,7 @@ class CredentialProvider:
                 settings.cec_app_secret.get_secret_value(),
                 source="CEC_APP_KEY/CEC_APP_SECRET",
             )
+            redact.register("cec_credentials", [self._env.app_key, self._env.app_secret])
         self._secrets = secrets
 
     @property
@@ -40,7 +42,9 @@ class CredentialProvider:
             return self._env
         assert self._secret_name is not None  # settings.missing() guarantees one source
         payload = self._secrets.read(self._secret_name, deadline=deadline, setting="CEC_CREDENTIALS_SECRET")
-        return _parse(payload, self._secret_name)
+        credentials = _parse(payload, self._secret_name)
+        redact.register("cec_credentials", [credentials.app_key, credentials.app_secret])
+        return credentials
 
     def refresh(self, deadline: Deadline) -> CecCredentials:
         """Drop the cached secret and read it again (after the API rejected it)."""

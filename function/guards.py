@@ -7,9 +7,9 @@ a 503 ``not_configured`` on every request, like any other setting). Values from
 Secret Manager are read through the shared SecretReader and its cache, so a rotation
 takes effect within ``SECRET_CACHE_TTL_SECONDS``.
 
-The signing keys are secrets: they are never logged or put in an answer. When the
-secret-masking registry for upstream text lands (see function/results.py), the keys
-read here belong in it too (``_signer_from``).
+The signing keys are secrets: they are never logged or put in an answer, and they are
+registered with the masking registry (function/redact.py) so that no upstream text or
+log line can echo them either.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from function import redact
 from function.budget import Deadline
 from function.errors import NotConfigured
 from function.plans import PlanSigner, parse_keys
@@ -85,6 +86,7 @@ class Guards:
 
 def _signer_from(text: str, source: str) -> PlanSigner:
     keys = parse_keys(text)
+    redact.register("plan_signing_keys", [k.decode("utf-8") for k in keys])
     if not keys:
         raise NotConfigured(f"{source} holds no key.")
     if any(len(k) < 32 for k in keys):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 import time
 import uuid
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from function import log, runtime
+from function.bounded import retry_after_header
 from function.budget import Deadline
 from function.errors import (
     FunctionError,
@@ -308,7 +308,7 @@ def problem_response(exc: FunctionError, request_id: str) -> flask.Response:
         # Every retryable 503 says when to come back; schedulers and SDKs honour it.
         retry_after = DEFAULT_RETRY_AFTER_SECONDS
     if retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        response.headers["Retry-After"] = retry_after_header(retry_after)
     return response
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from function import redact
+
 LOGGER_NAME = "cec_delete_called_route"
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -104,7 +106,8 @@ class CloudLoggingFormatter(logging.Formatter):
                 frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
                 tb = tb.tb_next
             entry["exception"] = {"type": exc_type.__name__, "frames": frames[-8:]}
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # The last guard: a known secret value never leaves in a log line (redact.py).
+        return redact.mask(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from function import redact
+from function.bounded import bounded_int
 from function.budget import Deadline
 from function.errors import UpstreamBadResponse
 
@@ -21,6 +23,8 @@ OVERLAP = 10
 MAX_RESTARTS = 2
 UNDELETABLE = frozenset({"2", "3"})
 DEVICE_TYPES = {1: "skill_queue", 3: "ivr"}
+# dnids, ids and totals above this are not believed (2**63 - 1: a signed 64-bit id).
+MAX_UPSTREAM_INT = 2**63 - 1
 
 
 class QueryApi(Protocol):
@@ -50,20 +54,17 @@ class RouteRecord:
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    # Bounded: a 5000-digit "total" or dnid is not a number we use (and int() raises on it).
+    return bounded_int(value, low=0, high=MAX_UPSTREAM_INT)
 
 
 def _str(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, (str, int)):
-        return str(value).strip()
+    if isinstance(value, str):
+        return redact.mask(value.strip())
+    if isinstance(value, int):
+        return str(value)
     return None
 
 
@@ -168,7 +169,8 @@ def _page(body: object) -> tuple[list[Any], int | None]:
     code = body.get("returnCode")
     if str(code).strip() != "0":
         description = body.get("description") if isinstance(body.get("description"), str) else ""
-        raise UpstreamBadResponse(f"queryCalledRoute answered returnCode {str(code)[:16]!r}: {str(description)[:120]}")
+        said = redact.mask(str(description)[:120])
+        raise UpstreamBadResponse(f"queryCalledRoute answered returnCode {redact.mask(str(code)[:16])!r}: {said}")
     data = body.get("data") or {}
     if not isinstance(data, dict):
         raise UpstreamBadResponse("queryCalledRoute answered with a data field that is not an object.")

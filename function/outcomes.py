@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
+from function import redact
 from function.lookup import RouteRecord
 from function.results import BatchAnswer
 
@@ -49,7 +50,8 @@ def assign(
         return dict.fromkeys(batch, RouteOutcome("not_sent", "an earlier batch failed; this one was not sent"))
     if is_clean(batch, answer):
         return dict.fromkeys(batch, RouteOutcome("deleted"))
-    description = answer.description if answer is not None else error
+    # The answer's description is masked already; an error's detail may quote upstream text.
+    description = answer.description if answer is not None else (redact.mask(error) if error else error)
     if after is None:
         return _by_name(batch, answer, description, known)
 

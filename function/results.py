@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from function import redact
 from function.errors import UpstreamBadResponse
 from function.models import BatchStatus
 
 _SUCCESS = "Success:"
 _FAILED = ",Failed:"
+# A description is a sentence; a longer one is cut (it is echoed in every batch).
+MAX_DESCRIPTION_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,9 @@ def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
         return ""
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
+    if isinstance(value, str):
+        return redact.mask(value)
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise UpstreamBadResponse(f"deleteCalledRoute answered with data.{key} of type {type(value).__name__}.")
 
@@ -51,9 +56,10 @@ def parse_delete_answer(body: object) -> BatchAnswer:
         code = str(code)
     if not isinstance(code, str) or not code.strip():
         raise UpstreamBadResponse("deleteCalledRoute answered 200 without a returnCode.")
-    code = code.strip()
+    code = redact.mask(code.strip())
     description = body.get("description")
-    description = description if isinstance(description, str) else ""
+    # Upstream text is echoed to callers and logs: known secrets are masked first.
+    description = redact.mask(description[:MAX_DESCRIPTION_CHARS]) if isinstance(description, str) else ""
     data = body.get("data")
     if data is None:
         data = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from function import log
+from function import log, redact
 from function.auth import CallerAuthenticator
 from function.cec_client import CecClient
 from function.credentials import CredentialProvider
@@ -83,10 +83,11 @@ def get_runtime() -> Runtime:
 
 
 def clear_cache() -> None:
-    """Drop settings, secrets, token and connections; the next request rebuilds them."""
+    """Drop settings, secrets, token, connections and known secret values; the next request rebuilds them."""
     global _runtime
     with _lock:
         if _runtime is not None:
             _runtime.transport.close()
         _runtime = None
     clear_settings_cache()
+    redact.clear_cache()

@@ -9,6 +9,17 @@ the tests (which point ``SECRET_MANAGER_ENDPOINT`` at a local fake over plain HT
 and it shares nothing with gunicorn's threads that gRPC's background threads could
 trip over. An ``http://`` endpoint can only be a local fake, so no Google
 credentials are looked up or sent to it.
+
+The client's timeout bounds each socket read of an attempt, not the attempt: an
+endpoint that drips its answer would hold a request for minutes. The client's
+requests session gets the DeadlineAdapter (function/http_deadline.py), and every
+attempt runs under a wall-clock bound of SECRET_TIMEOUT_SECONDS or what is left of
+the request's budget; the answer's size is capped there too.
+
+Reads are single-flight per secret (concurrent requests wait for one read, within
+their own budget), a failed read is remembered for FAILURE_HOLD_SECONDS so that a
+burst of requests while Secret Manager is down does not become a burst of reads,
+and a caller may ask for a floor on the cache TTL (caller secrets: auth.py).
 """
 
 from __future__ import annotations
@@ -21,9 +32,13 @@ from typing import Any
 from function import log
 from function.budget import Deadline
 from function.errors import SecretUnavailable
+from function.http_deadline import DeadlineAdapter
+from function.http_deadline import deadline as wall_clock
 
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.2
+# After a failed read, the same failure is answered for this long without reading.
+FAILURE_HOLD_SECONDS = 2.0
 
 
 class SecretReader:
@@ -43,31 +58,57 @@ class SecretReader:
         self._clock = clock
         self._client: Any = None
         self._cache: dict[str, tuple[bytes, float]] = {}
-        # One lock for fetching: concurrent cold requests wait for one read instead
-        # of each paying for their own.
-        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[SecretUnavailable, float]] = {}
+        # One lock per secret name (the names are the few in the settings): concurrent
+        # cold requests wait for one read instead of each paying for their own.
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
-    def read(self, name: str, *, deadline: Deadline, setting: str) -> bytes:
-        """The payload of secret version ``name``; ``setting`` names it in errors."""
+    def read(self, name: str, *, deadline: Deadline, setting: str, min_ttl_seconds: float = 0.0) -> bytes:
+        """The payload of secret version ``name``; ``setting`` names it in errors.
+
+        ``min_ttl_seconds`` floors the cache TTL for this secret (0: the setting alone).
+        """
         cached = self._fresh(name)
         if cached is not None:
             return cached
-        with self._lock:
+        lock = self._lock_for(name)
+        if not lock.acquire(timeout=max(0.0, deadline.remaining())):
+            raise SecretUnavailable(
+                f"The secret named by {setting} could not be read in time: another read of it is still running."
+            )
+        try:
             cached = self._fresh(name)
             if cached is not None:
                 return cached
-            payload = self._access(name, deadline, setting)
-            if self.ttl_seconds > 0:
-                self._cache[name] = (payload, self._clock() + self.ttl_seconds)
+            held = self._failures.get(name)
+            if held is not None and held[1] > self._clock():
+                raise held[0]
+            try:
+                payload = self._access(name, deadline, setting)
+            except SecretUnavailable as exc:
+                self._failures[name] = (exc, self._clock() + FAILURE_HOLD_SECONDS)
+                raise
+            self._failures.pop(name, None)
+            ttl = max(float(self.ttl_seconds), min_ttl_seconds)
+            if ttl > 0:
+                self._cache[name] = (payload, self._clock() + ttl)
             return payload
+        finally:
+            lock.release()
+
+    def _lock_for(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
 
     def invalidate(self, name: str) -> None:
-        with self._lock:
+        with self._guard:
             self._cache.pop(name, None)
 
     def clear_cache(self) -> None:
-        with self._lock:
+        with self._guard:
             self._cache.clear()
+            self._failures.clear()
 
     def _fresh(self, name: str) -> bytes | None:
         entry = self._cache.get(name)
@@ -86,9 +127,19 @@ class SecretReader:
 
                 credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
             options = ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None
-            self._client = secretmanager.SecretManagerServiceClient(
+            client = secretmanager.SecretManagerServiceClient(
                 credentials=credentials, client_options=options, transport="rest"
             )
+            # The REST transport's requests session (an AuthorizedSession) is not public;
+            # tests/test_drip.py fails if a client release moves it.
+            session = getattr(client.transport, "_session", None)
+            if session is not None and hasattr(session, "mount"):
+                adapter = DeadlineAdapter(max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+            else:
+                log.event(30, "Secret Manager reads are bounded per read, not per call: no session to bound")
+            self._client = client
         return self._client
 
     def _access(self, name: str, deadline: Deadline, setting: str) -> bytes:
@@ -105,7 +156,11 @@ class SecretReader:
             try:
                 # retry=None: the library's default retry keeps an unreachable
                 # endpoint busy for about a minute; ours is bounded in count and time.
-                response = self._get_client().access_secret_version(name=name, retry=None, timeout=timeout)
+                client = self._get_client()
+                with wall_clock(timeout) as call:
+                    response = client.access_secret_version(name=name, retry=None, timeout=timeout)
+                    if call.fired:  # cut at the bound, yet parsed as an (empty) answer
+                        raise TimeoutError("no complete answer in time")
             except gexc.NotFound:
                 reason = "it does not exist (check the project, secret name and version)"
             except (gexc.PermissionDenied, gexc.Forbidden):

@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from function import redact
+from function.bounded import bounded_float
 from function.budget import Deadline
 from function.credentials import CecCredentials
-from function.errors import UpstreamBadResponse
+from function.errors import UpstreamBadResponse, UpstreamTimeout
 from function.transport import Transport
 
 # Renew this long before expiry: a token that expires in flight costs a 401 and a
@@ -22,6 +24,11 @@ from function.transport import Transport
 RENEW_MARGIN_SECONDS = 60.0
 # Trust the server's CreateTime only when its clock is this close to ours.
 MAX_CLOCK_SKEW_SECONDS = 300.0
+# The longest token lifetime believed: a day, far past the API's 3600 s maximum.
+MAX_LIFETIME_SECONDS = 86400.0
+MAX_TOKEN_CHARS = 8192
+# CreateTime is Unix seconds; later than this (the year 5138) is not a time.
+MAX_UNIX_SECONDS = 1e11
 
 
 class CredentialsRejected(Exception):
@@ -61,12 +68,21 @@ class TokenProvider:
         token = self._usable(credentials)
         if token is not None:
             return token
-        with self._lock:
+        # Waiting for another request's fetch is bounded by this request's budget: a
+        # slow tokenByAkSk must not make the requests queued behind it wait in turn.
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise UpstreamTimeout(
+                "The request's time budget (REQUEST_BUDGET_SECONDS) ran out waiting for a token"
+                " that another request is fetching."
+            )
+        try:
             token = self._usable(credentials)
             if token is None:
                 token = self._fetch(credentials, deadline)
                 self._token = token
             return token
+        finally:
+            self._lock.release()
 
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the API refused it; a newer one is kept."""
@@ -104,8 +120,11 @@ class TokenProvider:
         value = body.get("AccessToken")
         if not isinstance(value, str) or not value.strip():
             raise CredentialsRejected(response.status_code)
-        lifetime = _as_number(body.get("Expires")) or float(self._ttl)
-        created = _as_number(body.get("CreateTime"))
+        if len(value) > MAX_TOKEN_CHARS or not _is_header_safe(value.strip()):
+            raise UpstreamBadResponse("tokenByAkSk answered with an AccessToken that cannot be sent as a header.")
+        redact.register("cec_token", [value, value.strip()])
+        lifetime = bounded_float(body.get("Expires"), low=1.0, high=MAX_LIFETIME_SECONDS) or float(self._ttl)
+        created = bounded_float(body.get("CreateTime"), low=0.0, high=MAX_UNIX_SECONDS)
         # Seconds of validity left as the server sees it, measured from when we asked.
         left = lifetime
         if created is not None and abs(created - sent_wall) <= MAX_CLOCK_SKEW_SECONDS:
@@ -114,15 +133,5 @@ class TokenProvider:
         return Token(value.strip(), credentials.app_key, renew_at=sent_mono + max(0.0, left - margin))
 
 
-def _as_number(value: object) -> float | None:
-    # Every field of the token answer is documented as a JSON string.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
+def _is_header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()

@@ -1,4 +1,9 @@
-"""HTTP to the CEC API: one pooled session, timeouts on every call, bounded retries.
+"""HTTP to the CEC API: one pooled session, a wall-clock bound on every call, bounded retries.
+
+Each attempt is bounded by ``CEC_TIMEOUT_SECONDS`` (or what is left of the request's
+budget) as a whole, not per socket read: an upstream that drips its answer is cut
+off at that bound (function/http_deadline.py), and an answer larger than
+MAX_RESPONSE_BYTES is refused.
 
 Retries cover what is known not to be an answer: connection failures and the
 statuses that gateways and rate limiters use (429, 502, 503, 504). Backoff is
@@ -9,7 +14,6 @@ not, the caller gets our 503 with that ``Retry-After`` instead of a long wait.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import threading
 import time
@@ -17,11 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from function import log
+from function.bounded import retry_after_seconds
 from function.budget import Deadline
-from function.errors import UpstreamTimeout, UpstreamUnavailable
+from function.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
+from function.http_deadline import MAX_RESPONSE_BYTES, DeadlineAdapter, ResponseTooLarge
+from function.http_deadline import deadline as wall_clock
+
+# The message of an answer cut at MAX_RESPONSE_BYTES.
+_TOO_LARGE = f"more than {MAX_RESPONSE_BYTES} bytes; the answer was cut off there"
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.2
@@ -32,19 +41,8 @@ RETRY_AFTER_CAP_SECONDS = 5.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), bounded; else None."""
+    return retry_after_seconds(value)
 
 
 class Transport:
@@ -66,7 +64,7 @@ class Transport:
         self._session = requests.Session()
         # gen2 serves several requests at once on threads; size the pool to match so
         # that connections are reused instead of opened and dropped.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = "cec-delete-called-route/1.0"
@@ -96,7 +94,12 @@ class Transport:
             if ctx is not None:
                 ctx.count_call(stage)
             try:
-                response = self._session.post(url, json=json_body, headers=headers, timeout=timeout)
+                # The body is read inside the bound too (no stream=True): the call is
+                # over only when the whole answer is in.
+                with wall_clock(timeout):
+                    response = self._session.post(url, json=json_body, headers=headers, timeout=timeout)
+            except ResponseTooLarge:
+                raise UpstreamBadResponse(f"The CEC API answered {stage} with {_TOO_LARGE}.") from None
             except requests.exceptions.ConnectTimeout:
                 failure: str = "connection timed out"
                 response = None
