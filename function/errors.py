@@ -94,5 +94,11 @@ class UpstreamRejected(FunctionError):
     status, code, title = 502, "upstream_rejected", "The CEC API refused the request"
 
 
+class UpstreamCallLimitExceeded(FunctionError):
+    """More upstream calls than CEC_MAX_UPSTREAM_CALLS allows one request (issue 9, item 8)."""
+
+    status, code, title = 422, "upstream_call_limit_exceeded", "The request needs more upstream calls than allowed"
+
+
 class InternalError(FunctionError):
     """An exception nobody expected; the detail stays generic on purpose."""

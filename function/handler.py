@@ -188,6 +188,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             request_id=request_id,
             caller=caller,
             guards=rt.guards,
+            max_upstream_calls=settings.cec_max_upstream_calls,
+            lookup_concurrency=settings.cec_lookup_concurrency,
         )
     except BaseException:
         if claimed is not None and rt.idempotency is not None:

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from werkzeug.datastructures import Headers
 
 from function import redact
+from function.errors import UpstreamCallLimitExceeded
 
 LOGGER_NAME = "cec_delete_called_route"
 
@@ -40,9 +42,26 @@ class RequestContext:
     project: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     upstream_calls: dict[str, int] = field(default_factory=dict)
+    # The most upstream calls this request may make (CEC_MAX_UPSTREAM_CALLS), set by
+    # the service; every attempt is counted here before it is sent, so this is the
+    # one place that sees them all.
+    call_limit: int | None = None
+    # Lookup pages are fetched on worker threads that share this context.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_call(self, stage: str) -> None:
-        self.upstream_calls[stage] = self.upstream_calls.get(stage, 0) + 1
+        """Count one upstream attempt; raises UpstreamCallLimitExceeded past the limit."""
+        with self._lock:
+            if self.call_limit is not None and sum(self.upstream_calls.values()) >= self.call_limit:
+                raise UpstreamCallLimitExceeded(
+                    f"The request reached its limit of {self.call_limit} upstream calls"
+                    " (CEC_MAX_UPSTREAM_CALLS) before its work was done."
+                )
+            self.upstream_calls[stage] = self.upstream_calls.get(stage, 0) + 1
+
+    def calls_made(self) -> int:
+        with self._lock:
+            return sum(self.upstream_calls.values())
 
 
 HeaderLookup = Headers | Mapping[str, str]

@@ -16,6 +16,7 @@ from function import redact
 from function.bounded import bounded_int
 from function.budget import Deadline
 from function.errors import UpstreamBadResponse
+from function.paging import fetch_pages
 
 PAGE_SIZE = 100  # the API's maximum
 # Each page re-reads this many records of the previous one (see scan).
@@ -112,6 +113,7 @@ def scan(
     budget: LookupBudget,
     deadline: Deadline,
     done: Callable[[list[RouteRecord]], bool] | None = None,
+    concurrency: int = 1,
 ) -> ScanResult:
     """Page through queryCalledRoute with ``filters`` until the end, ``done``, or the budget.
 
@@ -121,9 +123,12 @@ def scan(
     are dropped by dnid), which covers as many deletions between two pages; when the
     reported total shrank by more than that, the scan starts over, and after
     MAX_RESTARTS it says it is incomplete rather than guess.
+
+    With ``concurrency`` above 1, the pages after the first (which tells ``total``) are
+    fetched that many at a time (see paging.py for why the guarantee still holds).
     """
     for _ in range(MAX_RESTARTS + 1):
-        result = _scan_once(api, filters, budget=budget, deadline=deadline, done=done)
+        result = _scan_once(api, filters, budget=budget, deadline=deadline, done=done, concurrency=concurrency)
         if result is not None:
             return result
     return ScanResult([], complete=False)
@@ -136,31 +141,95 @@ def _scan_once(
     budget: LookupBudget,
     deadline: Deadline,
     done: Callable[[list[RouteRecord]], bool] | None,
+    concurrency: int,
 ) -> ScanResult | None:
     """One pass; None when the listing shifted more than the overlap covers."""
-    records: dict[str, RouteRecord] = {}
-    offset = 0
-    last_total: int | None = None
+    pages = PageReader(api, filters, budget, deadline)
     while True:
-        limit = min(PAGE_SIZE, budget.max_records - budget.read)
-        start = max(0, offset - OVERLAP)
-        if limit <= offset - start:
+        window = pages.plan(1 if pages.total is None else concurrency)
+        if not window:
             # Not even one new record fits in what the budget leaves.
-            return ScanResult(list(records.values()), complete=False)
-        page, total = _page(api.query_called_route({**filters, "limit": limit, "offset": start}, deadline))
-        budget.read += len(page)
-        if last_total is not None and total is not None and last_total - total > OVERLAP:
+            return ScanResult(pages.found(), complete=False)
+        answers = fetch_pages(pages.fetch, window)
+        if not pages.take(window, answers):
             return None
-        last_total = total if total is not None else last_total
-        for record in map(parse_record, page):
-            if record is not None:
-                records.setdefault(record.dnid, record)
-        offset = start + len(page)
-        found = list(records.values())
-        if not page or len(page) < limit or (total is not None and offset >= total):
+        found = pages.found()
+        if pages.at_end:
             return ScanResult(found, complete=True)
         if done is not None and done(found):
             return ScanResult(found, complete=True)
+
+
+class PageReader:
+    """The state of one pass: what was read, the totals seen, and where to read next.
+
+    Only the request's own thread touches it; worker threads just fetch pages.
+    """
+
+    def __init__(self, api: QueryApi, filters: dict[str, Any], budget: LookupBudget, deadline: Deadline) -> None:
+        self._api = api
+        self._filters = filters
+        self._budget = budget
+        self._deadline = deadline
+        self._records: dict[str, RouteRecord] = {}
+        self._last_total: int | None = None  # of the rightmost page read so far
+        self.total: int | None = None
+        self.covered = 0  # records 0..covered were read (modulo shifts the overlap covers)
+        self.at_end = False
+
+    def plan(self, count: int) -> list[tuple[int, int]]:
+        """Up to ``count`` (offset, limit) pages, each starting OVERLAP records before the
+        previous one ends, within the record budget and the last known total."""
+        window: list[tuple[int, int]] = []
+        available = self._budget.max_records - self._budget.read
+        covered = self.covered
+        for _ in range(count):
+            start = max(0, covered - OVERLAP)
+            limit = min(PAGE_SIZE, available)
+            if limit <= covered - start:
+                break
+            if window and self.total is not None and covered >= self.total:
+                break
+            window.append((start, limit))
+            available -= limit
+            covered = start + limit
+        return window
+
+    def fetch(self, start: int, limit: int) -> tuple[list[Any], int | None]:
+        return _page(self._api.query_called_route({**self._filters, "limit": limit, "offset": start}, self._deadline))
+
+    def take(self, window: list[tuple[int, int]], answers: list[tuple[list[Any], int | None]]) -> bool:
+        """Add a window's pages; False when the listing shifted more than the overlap covers.
+
+        A record is skipped only if it moved left past a page boundary between the reads
+        of the two pages beside that boundary, and it moves at most as far as the listing
+        shrank meanwhile. So each pair of neighbouring pages is checked: across windows
+        (the left one was read first) by how much the total shrank; within a window (read
+        in no known order) by how much it changed. With one page per window this is the
+        sequential check of before.
+        """
+        self._budget.read += sum(len(page) for page, _ in answers)
+        totals = [self._last_total] + [total for _, total in answers]
+        for i in range(len(totals) - 1):
+            left, right = totals[i], totals[i + 1]
+            if left is None or right is None:
+                continue
+            if (left - right if i == 0 else abs(left - right)) > OVERLAP:
+                return False
+        for (start, limit), (page, total) in zip(window, answers, strict=True):
+            for record in map(parse_record, page):
+                if record is not None:
+                    self._records.setdefault(record.dnid, record)
+            end = start + len(page)
+            if not page or len(page) < limit or (total is not None and end >= total):
+                self.at_end = True
+            self.covered = end
+            if total is not None:
+                self._last_total = self.total = total
+        return True
+
+    def found(self) -> list[RouteRecord]:
+        return list(self._records.values())
 
 
 def _page(body: object) -> tuple[list[Any], int | None]:
@@ -187,6 +256,7 @@ def find_by(
     *,
     budget: LookupBudget,
     deadline: Deadline,
+    concurrency: int = 1,
 ) -> tuple[dict[str, RouteRecord], bool]:
     """Records whose ``key`` is in ``wanted`` (by dnid or id), stopping once all are seen."""
     wanted_set = set(wanted)
@@ -194,7 +264,7 @@ def find_by(
     def all_found(records: list[RouteRecord]) -> bool:
         return wanted_set <= {key(r) for r in records}
 
-    result = scan(api, {}, budget=budget, deadline=deadline, done=all_found)
+    result = scan(api, {}, budget=budget, deadline=deadline, done=all_found, concurrency=concurrency)
     found = {key(r): r for r in result.records if key(r) in wanted_set}
     return found, result.complete or len(found) == len(wanted_set)
 
@@ -206,9 +276,10 @@ def find_routes(
     *,
     budget: LookupBudget,
     deadline: Deadline,
+    concurrency: int = 1,
 ) -> tuple[list[RouteRecord], bool]:
     """Routes of ``access_code`` (all extensions when ``ext_code`` is None), filtered exactly."""
-    result = scan(api, {"accessCode": access_code}, budget=budget, deadline=deadline)
+    result = scan(api, {"accessCode": access_code}, budget=budget, deadline=deadline, concurrency=concurrency)
     matches = [
         r for r in result.records if r.access_code == access_code and (ext_code is None or r.ext_code == ext_code)
     ]

@@ -6,6 +6,7 @@ setting surfaces as a 503 on a request rather than as a crash at start-up.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -48,7 +49,11 @@ def build(settings: Settings) -> Runtime:
         timeout_seconds=settings.secret_timeout_seconds,
         ttl_seconds=settings.secret_cache_ttl_seconds,
     )
-    transport = Transport(timeout_seconds=settings.cec_timeout_seconds, max_retries=settings.cec_max_retries)
+    transport = Transport(
+        timeout_seconds=settings.cec_timeout_seconds,
+        max_retries=settings.cec_max_retries,
+        pool_size=connection_pool_size(settings),
+    )
     tokens = TokenProvider(transport=transport, url=settings.token_url, ttl_seconds=settings.cec_token_ttl_seconds)
     credentials = CredentialProvider(settings, secrets)
     client = CecClient(base_url=settings.api_base_url, transport=transport, tokens=tokens, credentials=credentials)
@@ -66,6 +71,14 @@ def build(settings: Settings) -> Runtime:
         else None,
         guards=Guards(settings, secrets),
     )
+
+
+def connection_pool_size(settings: Settings) -> int:
+    """Connections to keep: every gunicorn thread (THREADS, functions-framework's
+    default 4 per CPU) may have CEC_LOOKUP_CONCURRENCY pages in flight; a smaller pool
+    would open and drop connections under load instead of reusing them."""
+    threads = settings.threads or (os.cpu_count() or 1) * 4
+    return max(16, min(256, threads * settings.cec_lookup_concurrency))
 
 
 def get_runtime() -> Runtime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from function import audit
+from function import audit, call_limit
 from function.auth import Caller
 from function.budget import Deadline
 from function.cec_client import CecClient
@@ -93,11 +93,18 @@ def execute(
     request_id: str,
     caller: Caller | None = None,
     guards: Guards | None = None,
+    max_upstream_calls: int | None = None,
+    lookup_concurrency: int = 1,
 ) -> Answer:
     budget = LookupBudget(max_lookup_records)
+    call_limit.start(max_upstream_calls)
     policy = guards.policy(caller.principal, deadline) if guards is not None and caller is not None else None
     if policy is not None:
         check_request(policy, dry_run=request.dry_run, with_plan=request.plan_token is not None)
+    fewest = call_limit.fewest_lookup_calls(request)
+    if request.dnids is not None and not request.dry_run:
+        fewest = call_limit.fewest_delete_calls(len(request.dnids), batch_size)
+    call_limit.require(fewest, "Resolving and deleting this selection")
     if request.plan_token is not None:
         rechecked = verify_and_recheck(
             client, request.plan_token, caller, guards, policy, budget=budget, deadline=deadline
@@ -112,7 +119,14 @@ def execute(
         )
     else:
         lookup_first = guards is not None and guards.lookup_first(policy)
-        plan = resolve(client, request, budget=budget, deadline=deadline, lookup_first=lookup_first)
+        plan = resolve(
+            client,
+            request,
+            budget=budget,
+            deadline=deadline,
+            lookup_first=lookup_first,
+            concurrency=lookup_concurrency,
+        )
     if guards is not None and guards.protected:
         for dnid, record in plan.records.items():
             if guards.protected.matches(record.access_code):
@@ -128,6 +142,8 @@ def execute(
             routes = [plan.records[d] for d in sendable]
             attach_token(preview, routes, guards, caller, ttl_seconds=request.plan_ttl_seconds, deadline=deadline)
         return Answer(preview, 200)
+    if plan.looked_up:
+        call_limit.require(call_limit.fewest_delete_calls(len(sendable), batch_size), "Deleting the selected routes")
 
     runs = run_batches(client, sendable, batch_size=batch_size, deadline=deadline)
     fault = next((run.error for run in runs if run.error is not None), None)
@@ -136,7 +152,7 @@ def execute(
         # Nothing is known to be gone and the caller named the routes itself: the
         # problem is the answer, and sending the same dnids again converges.
         raise fault
-    outcomes = settle(client, plan, runs, budget=budget, deadline=deadline)
+    outcomes = settle(client, plan, runs, budget=budget, deadline=deadline, concurrency=lookup_concurrency)
     if fault is not None and not deleted_any and outcomes is not None and _untouched(sendable, outcomes):
         # Every route the failed call carried is verifiably still there: nothing
         # happened, and the problem (often retryable) says more than a 422 would.
@@ -167,7 +183,13 @@ def _codes(plan: Plan, dnid: str) -> tuple[str, str, str]:
 
 
 def resolve(
-    client: CecClient, request: DeleteRequest, *, budget: LookupBudget, deadline: Deadline, lookup_first: bool = False
+    client: CecClient,
+    request: DeleteRequest,
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+    lookup_first: bool = False,
+    concurrency: int = 1,
 ) -> Plan:
     """Turn the selector into a plan; only a dnids delete skips the lookup (unless a
     policy on access codes or protected hotlines need the routes' codes first)."""
@@ -179,7 +201,12 @@ def resolve(
         wanted = request.ids if by_id else request.dnids
         assert wanted is not None
         found, complete = find_by(
-            client, (lambda r: r.id) if by_id else (lambda r: r.dnid), wanted, budget=budget, deadline=deadline
+            client,
+            (lambda r: r.id) if by_id else (lambda r: r.dnid),
+            wanted,
+            budget=budget,
+            deadline=deadline,
+            concurrency=concurrency,
         )
         _require(complete, budget)
         for key in wanted:
@@ -192,13 +219,21 @@ def resolve(
                 plan.by_id[record.id] = record
         return plan
     assert request.routes is not None
-    for selector in request.routes:
-        matches, complete = find_routes(
-            client, selector.access_code, selector.ext_code, budget=budget, deadline=deadline
+    # Duplicate selectors count once, and every selector of one access code is matched
+    # from one scan of it (all extensions): the calls grow with distinct access codes,
+    # not with the length of the list.
+    selectors = list(dict.fromkeys((s.access_code, s.ext_code) for s in request.routes))
+    scanned: dict[str, list[RouteRecord]] = {}
+    for access_code in dict.fromkeys(code for code, _ in selectors):
+        records, complete = find_routes(
+            client, access_code, None, budget=budget, deadline=deadline, concurrency=concurrency
         )
         _require(complete, budget)
+        scanned[access_code] = records
+    for access_code, ext_code in selectors:
+        matches = [r for r in scanned[access_code] if ext_code is None or r.ext_code == ext_code]
         if not matches:
-            plan.not_found.append(UnmatchedSelector(access_code=selector.access_code, ext_code=selector.ext_code))
+            plan.not_found.append(UnmatchedSelector(access_code=access_code, ext_code=ext_code))
         for record in matches:
             if record.dnid not in plan.records:
                 plan.records[record.dnid] = record
@@ -235,7 +270,13 @@ def _untouched(sent: list[str], outcomes: dict[str, RouteOutcome]) -> bool:
 
 
 def settle(
-    client: CecClient, plan: Plan, runs: list[BatchRun], *, budget: LookupBudget, deadline: Deadline
+    client: CecClient,
+    plan: Plan,
+    runs: list[BatchRun],
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+    concurrency: int = 1,
 ) -> dict[str, RouteOutcome] | None:
     """Per-dnid outcomes, or None on the clean hot path (no lookup made, none needed)."""
     unclean = [run for run in runs if not is_clean(run.dnids, run.answer)]
@@ -245,7 +286,9 @@ def settle(
     to_check = [d for run in unclean if run.answer is not None or run.error is not None for d in run.dnids]
     if to_check:
         try:
-            found, complete = find_by(client, lambda r: r.dnid, to_check, budget=budget, deadline=deadline)
+            found, complete = find_by(
+                client, lambda r: r.dnid, to_check, budget=budget, deadline=deadline, concurrency=concurrency
+            )
             after = found if complete else None
         except FunctionError:
             after = None  # the outcomes say "unknown" where they cannot be told otherwise

@@ -127,6 +127,36 @@ class Settings(BaseModel):
     protected_access_codes: str | None = Field(default=None, alias="PROTECTED_ACCESS_CODES")
     audit_full_records: bool = Field(default=False, alias="AUDIT_FULL_RECORDS")
 
+    # Upstream-call bounds and lookup concurrency (issue 9 item 8, issue 14).
+    cec_max_upstream_calls: int = Field(
+        default=300,
+        ge=10,
+        le=100_000,
+        alias="CEC_MAX_UPSTREAM_CALLS",
+        description="Most upstream HTTP calls (tokens, lookups, deletes, retries) one request may make.",
+    )
+    cec_lookup_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        alias="CEC_LOOKUP_CONCURRENCY",
+        description="queryCalledRoute pages fetched at once once the first page told the total; 1 = one by one.",
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        alias="THREADS",
+        description="gunicorn threads per instance (functions-framework's; default 4 per CPU), to size the pool.",
+    )
+    # The CEC AK/SK from a file: a Secret Manager secret mounted as a volume (issue 14).
+    cec_credentials_file: str | None = Field(
+        default=None,
+        alias="CEC_CREDENTIALS_FILE",
+        pattern=r"^/\S+$",
+        description='Absolute path of a file holding JSON {"app_key", "app_secret"}, e.g. a mounted secret.',
+    )
+
     @field_validator("caller_auth", mode="before")
     @classmethod
     def _split_methods(cls, value: object) -> object:
