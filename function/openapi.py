@@ -140,8 +140,8 @@ def _delete_operation() -> dict[str, Any]:
             "422": {
                 "description": (
                     "No route was deleted (a result with status failed), or the idempotency key was"
-                    " reused, the selection needs more lookups than allowed, or the planToken expired"
-                    " (plan_expired) (a problem)."
+                    " reused, the selection needs more lookups or upstream calls than allowed, or the"
+                    " planToken expired (plan_expired) (a problem)."
                 ),
                 "content": {
                     **_content("application/json", "DeleteResult", {"failed": ex.FAILED}),

@@ -196,12 +196,13 @@ class Settings(BaseModel):
         if not self.cec_base_url:
             problems.append("CEC_BASE_URL is not set: set it to your tenant's CEC API base URL.")
         has_env_pair = bool(self.cec_app_key and self.cec_app_secret)
-        if not (self.cec_credentials_secret or has_env_pair):
+        from_secret = bool(self.cec_credentials_secret or self.cec_credentials_file)
+        if not (from_secret or has_env_pair):
             problems.append(
-                "No CEC credentials: set CEC_CREDENTIALS_SECRET (a Secret Manager version)"
-                " or both CEC_APP_KEY and CEC_APP_SECRET."
+                "No CEC credentials: set CEC_CREDENTIALS_FILE (a mounted secret), CEC_CREDENTIALS_SECRET"
+                " (a Secret Manager version) or both CEC_APP_KEY and CEC_APP_SECRET."
             )
-        elif not self.cec_credentials_secret and bool(self.cec_app_key) != bool(self.cec_app_secret):
+        elif not from_secret and bool(self.cec_app_key) != bool(self.cec_app_secret):
             problems.append("Set both CEC_APP_KEY and CEC_APP_SECRET, not only one of them.")
         if self.plan_signing_keys and self.plan_signing_keys_secret:
             problems.append("Set PLAN_SIGNING_KEYS or PLAN_SIGNING_KEYS_SECRET, not both.")
