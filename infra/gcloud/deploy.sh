@@ -22,6 +22,10 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
   --dnids LIST          comma list of DNIDs the scheduled job deletes
   --request-budget S    REQUEST_BUDGET_SECONDS, default 25
   --timeout S           function timeout, default 60 (at least budget + 5)
+  --credentials-source S  volume (default: the AK/SK secret mounted as a file) or
+                        secret_manager (read with the client library)
+  --concurrency N       requests per instance, default 1; THREADS is set to match
+                        (above 1 also sets --cpu=1, which concurrency needs)
   --dry-run             print the commands, run nothing
 EOF
 }
@@ -31,6 +35,7 @@ die() { echo "deploy.sh: $*" >&2; exit 2; }
 PROJECT="" CEC_BASE_URL="" REGION="europe-west1" NAME="cec-called-routes"
 CALLER_AUTH="iam" PUBLIC=false SCHEDULE="" JOB="nightly" TIME_ZONE="Etc/UTC"
 DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false
+CREDENTIALS_SOURCE="volume" CONCURRENCY=1
 INVOKERS=()
 
 while [[ $# -gt 0 ]]; do
@@ -48,6 +53,8 @@ while [[ $# -gt 0 ]]; do
     --dnids) DNIDS="${2:?}"; shift 2 ;;
     --request-budget) BUDGET="${2:?}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?}"; shift 2 ;;
+    --credentials-source) CREDENTIALS_SOURCE="${2:?}"; shift 2 ;;
+    --concurrency) CONCURRENCY="${2:?}"; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -60,6 +67,9 @@ done
 [[ "$NAME" =~ ^[a-z][a-z0-9-]{1,22}[a-z0-9]$ ]] || die "--name must be 3-24 lowercase letters, digits or hyphens"
 [[ "$BUDGET" =~ ^[0-9]+$ && "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--request-budget and --timeout are whole seconds"
 ((TIMEOUT >= BUDGET + 5)) || die "--timeout must be at least --request-budget + 5 so the function can answer in time"
+[[ "$CREDENTIALS_SOURCE" == volume || "$CREDENTIALS_SOURCE" == secret_manager ]] ||
+  die "--credentials-source must be volume or secret_manager"
+[[ "$CONCURRENCY" =~ ^[1-9][0-9]{0,2}$ ]] || die "--concurrency must be 1-999"
 
 has_iam=false has_webhook=false has_api_key=false
 IFS=',' read -r -a methods <<<"$CALLER_AUTH"
@@ -136,10 +146,15 @@ for secret in "${SECRETS[@]}"; do
   run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:${RUNTIME_SA}" \
     --role=roles/secretmanager.secretAccessor "${P[@]}"
 done
-if $has_webhook && ! $DRY_RUN; then
+MOUNTED=()
+$has_webhook && MOUNTED+=("${NAME}-webhook-secret")
+[[ "$CREDENTIALS_SOURCE" == volume ]] && MOUNTED+=("${NAME}-cec-credentials")
+if ! $DRY_RUN; then
   # A mounted secret must have a version before the function can deploy.
-  [[ -n "$(gcloud secrets versions list "${NAME}-webhook-secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")" ]] ||
-    die "add a version to ${NAME}-webhook-secret first (see infra/README.md), then re-run"
+  for secret in "${MOUNTED[@]}"; do
+    [[ -n "$(gcloud secrets versions list "$secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")" ]] ||
+      die "add a version to ${secret} first (see infra/README.md), then re-run"
+  done
 fi
 
 # --- 4. Build: image repository, source bucket, build account grants --------
@@ -172,11 +187,23 @@ exists gcloud storage objects describe "gs://${BUCKET}/${OBJECT}" "${P[@]}" ||
 # --- 6. The function ----------------------------------------------------------
 # "^;^" makes ";" the list separator, because CALLER_AUTH itself holds commas.
 ENV_VARS="^;^CALLER_AUTH=${CALLER_AUTH};CEC_BASE_URL=${CEC_BASE_URL}"
-ENV_VARS+=";CEC_CREDENTIALS_SECRET=projects/${PROJECT}/secrets/${NAME}-cec-credentials/versions/latest"
+MOUNTS=()
+CPU_FLAGS=()
+# Cold path (issue 14): the AK/SK as a file Cloud Run fetches on each read, and
+# gunicorn's THREADS equal to the instance's request concurrency.
+if [[ "$CREDENTIALS_SOURCE" == volume ]]; then
+  ENV_VARS+=";CEC_CREDENTIALS_FILE=/etc/secrets/cec/credentials.json"
+  MOUNTS+=("/etc/secrets/cec/credentials.json=${NAME}-cec-credentials:latest")
+else
+  ENV_VARS+=";CEC_CREDENTIALS_SECRET=projects/${PROJECT}/secrets/${NAME}-cec-credentials/versions/latest"
+fi
+ENV_VARS+=";THREADS=${CONCURRENCY}"
+((CONCURRENCY > 1)) && CPU_FLAGS+=(--cpu=1)
 $has_api_key && ENV_VARS+=";API_KEYS_SECRET=projects/${PROJECT}/secrets/${NAME}-api-keys/versions/latest"
 ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
+$has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
 SECRET_FLAGS=()
-$has_webhook && SECRET_FLAGS+=(--set-secrets="WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
+((${#MOUNTS[@]} > 0)) && SECRET_FLAGS+=(--set-secrets="$(IFS=,; echo "${MOUNTS[*]}")")
 
 run gcloud functions deploy "$NAME" --gen2 --region="$REGION" "${P[@]}" \
   --runtime=python312 --entry-point=delete_called_route --trigger-http --no-allow-unauthenticated \
@@ -185,7 +212,7 @@ run gcloud functions deploy "$NAME" --gen2 --region="$REGION" "${P[@]}" \
   --build-service-account="projects/${PROJECT}/serviceAccounts/${BUILD_SA}" \
   --docker-repository="projects/${PROJECT}/locations/${REGION}/repositories/${REPO}" \
   --ingress-settings=all --memory=256Mi --timeout="${TIMEOUT}s" \
-  --min-instances=0 --max-instances=3 --concurrency=1 \
+  --min-instances=0 --max-instances=3 --concurrency="$CONCURRENCY" "${CPU_FLAGS[@]}" \
   --set-env-vars="$ENV_VARS" "${SECRET_FLAGS[@]}"
 
 # --- 7. Who may invoke: this function only ---------------------------------

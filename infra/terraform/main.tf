@@ -26,7 +26,9 @@ locals {
     CALLER_AUTH            = join(",", var.caller_auth)
     CEC_BASE_URL           = var.cec_base_url
     CEC_TOKEN_URL          = var.cec_token_url
-    CEC_CREDENTIALS_SECRET = "${google_secret_manager_secret.this["cec_credentials"].id}/versions/latest"
+    CEC_CREDENTIALS_SECRET = local.credentials_volume ? null : "${google_secret_manager_secret.this["cec_credentials"].id}/versions/latest"
+    CEC_CREDENTIALS_FILE   = local.credentials_volume ? local.credentials_file : null
+    THREADS                = tostring(var.max_instance_request_concurrency)
     API_KEYS_SECRET        = contains(var.caller_auth, "api_key") ? "${google_secret_manager_secret.this["api_keys"].id}/versions/latest" : null
     REQUEST_BUDGET_SECONDS = tostring(var.request_budget_seconds)
     GOOGLE_CLOUD_PROJECT   = var.project_id
@@ -38,6 +40,14 @@ locals {
   }) : key => value if value != null }
 
   labels = merge(var.labels, { app = "cec-called-routes" })
+
+  # The AK/SK as a file that Cloud Run fetches from Secret Manager on each read
+  # (issue 14): no client library on the cold path. THREADS (gunicorn's threads, set
+  # above) equals max_instance_request_concurrency, so requests never queue inside
+  # an instance that Cloud Run believes has room.
+  credentials_volume = var.cec_credentials_source == "volume"
+  credentials_mount  = "/etc/secrets/cec"
+  credentials_file   = "/etc/secrets/cec/credentials.json"
 }
 
 data "archive_file" "source" {
@@ -160,6 +170,19 @@ resource "google_cloudfunctions2_function" "this" {
 
     # Mounted from Secret Manager at instance start; the value never appears in
     # the function's configuration or in Terraform state.
+    dynamic "secret_volumes" {
+      for_each = local.credentials_volume ? ["cec_credentials"] : []
+      content {
+        mount_path = local.credentials_mount
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.this[secret_volumes.value].secret_id
+        versions {
+          version = "latest"
+          path    = "credentials.json"
+        }
+      }
+    }
+
     dynamic "secret_environment_variables" {
       for_each = contains(var.caller_auth, "webhook") ? ["webhook"] : []
       content {

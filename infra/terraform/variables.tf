@@ -287,3 +287,16 @@ variable "audit_retention_days" {
     error_message = "audit_retention_days must be 1-3650 (the log bucket limit)."
   }
 }
+
+# --- Cold path: how the CEC AK/SK is read (issue 14) ---------------------------
+
+variable "cec_credentials_source" {
+  description = "How the function reads the CEC AK/SK secret: \"volume\" mounts it as a file (CEC_CREDENTIALS_FILE; Cloud Run fetches latest on each read, no client library on the cold path), \"secret_manager\" reads it with google-cloud-secret-manager (CEC_CREDENTIALS_SECRET)."
+  type        = string
+  default     = "volume"
+
+  validation {
+    condition     = contains(["volume", "secret_manager"], var.cec_credentials_source)
+    error_message = "cec_credentials_source must be \"volume\" or \"secret_manager\"."
+  }
+}

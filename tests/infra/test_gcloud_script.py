@@ -63,7 +63,8 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
     assert re.search(r"--runtime=python3(1[2-9])\b", deploy)
     assert f"--service-account={RUNTIME_SA}" in deploy
     assert "allUsers" not in out and "allAuthenticatedUsers" not in out
-    assert "--set-secrets" not in deploy
+    # The AK/SK secret is mounted as a file (issue 14), nothing else.
+    assert "--set-secrets=/etc/secrets/cec/credentials.json=cec-called-routes-cec-credentials:latest " in deploy + " "
 
     # Every variable it sets is one the code reads.
     env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1)
@@ -73,20 +74,37 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
     assert {
         "CALLER_AUTH",
         "CEC_BASE_URL",
-        "CEC_CREDENTIALS_SECRET",
+        "CEC_CREDENTIALS_FILE",
         "REQUEST_BUDGET_SECONDS",
         "GOOGLE_CLOUD_PROJECT",
+        "THREADS",
     } <= names
     assert "CALLER_AUTH=iam;" in env
+    assert "CEC_CREDENTIALS_SECRET" not in names
+    assert "THREADS=1;" in env and "--concurrency=1 " in deploy
 
     # The runtime account may read exactly the credentials secret.
     bindings = commands(out, "gcloud secrets add-iam-policy-binding ")
     assert len(bindings) == 1 and "cec-called-routes-cec-credentials " in bindings[0]
     assert f"--member=serviceAccount:{RUNTIME_SA}" in bindings[0]
     assert "--role=roles/secretmanager.secretAccessor" in bindings[0]
+    assert "CEC_CREDENTIALS_FILE=/etc/secrets/cec/credentials.json" in env
+
+
+def test_secret_manager_source_and_concurrency_are_chosen_by_flags(tmp_path: Path) -> None:
+    result = dry_run(tmp_path, *BASE, "--credentials-source", "secret_manager", "--concurrency", "8")
+    assert result.returncode == 0, result.stderr
+    (deploy,) = commands(result.stdout, "gcloud functions deploy ")
+    env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1)
     assert (
         "CEC_CREDENTIALS_SECRET=projects/my-proj-123/secrets/cec-called-routes-cec-credentials/versions/latest" in env
     )
+    assert "CEC_CREDENTIALS_FILE" not in env and "--set-secrets" not in deploy
+    # gunicorn's threads match the requests Cloud Run sends one instance.
+    assert "THREADS=8;" in env and "--concurrency=8 " in deploy and "--cpu=1 " in deploy
+    for bad in (["--credentials-source", "env"], ["--concurrency", "0"], ["--concurrency", "x"]):
+        refused = dry_run(tmp_path, *BASE, *bad)
+        assert refused.returncode == 2 and "gcloud " not in refused.stdout, bad
 
 
 def test_dry_run_is_idempotent_by_construction(tmp_path: Path) -> None:
@@ -120,7 +138,8 @@ def test_public_webhook_mode_mounts_the_secret_and_grants_all_users(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     out = result.stdout
     (deploy,) = commands(out, "gcloud functions deploy ")
-    assert "--set-secrets=WEBHOOK_SECRET=cec-called-routes-webhook-secret:latest" in deploy
+    mounts = search(r"--set-secrets=(\S+)", deploy).group(1).split(",")
+    assert "WEBHOOK_SECRET=cec-called-routes-webhook-secret:latest" in mounts
     assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest" in deploy
     bound = {line.split()[3] for line in commands(out, "gcloud secrets add-iam-policy-binding ")}
     assert bound == {

@@ -48,6 +48,8 @@ DELIBERATELY_UNSET = {
     "CALLER_POLICIES": "the module uses CALLER_POLICIES_SECRET (caller_policies = true)",
     "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
     "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
+    "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
+    "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
 }
 # Set only in some modes; the mode condition is checked below.
 CONDITIONAL = {
@@ -55,6 +57,9 @@ CONDITIONAL = {
     "API_KEYS_SECRET": "api_key mode",
     "PLAN_SIGNING_KEYS_SECRET": "plan_tokens = true",
     "CALLER_POLICIES_SECRET": "caller_policies = true",
+    # One of the two, by cec_credentials_source (tests/infra/test_secret_volume.py).
+    "CEC_CREDENTIALS_SECRET": "cec_credentials_source = secret_manager",
+    "CEC_CREDENTIALS_FILE": "cec_credentials_source = volume",
 }
 
 
@@ -136,7 +141,6 @@ def test_every_variable_the_code_reads_is_set_or_deliberately_unset(module: Modu
     for name in (
         "CALLER_AUTH",
         "CEC_BASE_URL",
-        "CEC_CREDENTIALS_SECRET",
         "REQUEST_BUDGET_SECONDS",
         "GOOGLE_CLOUD_PROJECT",
     ):
