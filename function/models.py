@@ -232,12 +232,18 @@ class UnmatchedSelector(_Model):
 
 
 class Target(_Model):
+    # A deletion never builds this: its schema is built on first use (issue 14).
+    model_config = ConfigDict(defer_build=True)
+
     type: Literal["skill_queue", "ivr", "unknown"]
     id: int | None = None
     name: str | None = None
 
 
 class PlannedRoute(_Model):
+    # A deletion never builds this: its schema is built on first use (issue 14).
+    model_config = ConfigDict(defer_build=True)
+
     dnid: str
     id: str
     access_code: str
@@ -253,6 +259,8 @@ class PlannedRoute(_Model):
 
 class DryRunResult(_Model):
     """Body of a dry run (200): what a real request would do; nothing was deleted."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: a deletion never needs it
 
     status: Literal["planned"]
     dry_run: Literal[True]
@@ -290,12 +298,17 @@ class DeleteResult(_Model):
 
 
 class FieldError(_Model):
+    # A deletion never builds this: its schema is built on first use (issue 14).
+    model_config = ConfigDict(defer_build=True)
+
     pointer: str = Field(description="JSON pointer to the offending part of the body.")
     detail: str
 
 
 class Problem(_Model):
     """RFC 9457 problem details, with this function's extensions."""
+
+    model_config = ConfigDict(defer_build=True)  # built on the first error answer, not at import
 
     type: str
     title: str
