@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bench import bulk as bulk_request
-from bench import chart, config, load, machine, procs, profile, report, startup, targets, upstream
+from bench import chart, config, load, machine, procs, profile, realistic, report, startup, targets, upstream
 from bench.lineup import lineup
 from bench.memory import PeakSampler
 from bench.results import LoadPoint, Memory, Run
@@ -27,6 +27,9 @@ def parse(argv: list[str]) -> config.Options:
     p.add_argument("--warmup", type=float, default=d.warmup, help="seconds of warm-up before each point")
     p.add_argument("--concurrency", default=",".join(map(str, d.concurrency)), help="comma list")
     p.add_argument("--latency-ms", type=float, default=d.latency_ms, help="added to every CEC call")
+    p.add_argument(
+        "--realistic-latency-ms", type=float, default=d.realistic_latency_ms, help="second profile; 0 skips it"
+    )
     p.add_argument("--secrets-latency-ms", type=float, default=d.secrets_latency_ms, help="added to secret reads")
     p.add_argument("--rounds", type=int, default=d.rounds, help="turns per load point; the fastest is kept")
     p.add_argument("--cold-repeats", type=int, default=d.cold_repeats)
@@ -41,6 +44,7 @@ def parse(argv: list[str]) -> config.Options:
         warmup=float(min(max(round(a.warmup), 1), 10)),
         concurrency=tuple(min(max(int(c), 1), 256) for c in a.concurrency.split(",")),
         latency_ms=a.latency_ms,
+        realistic_latency_ms=a.realistic_latency_ms,
         secrets_latency_ms=a.secrets_latency_ms,
         rounds=min(max(a.rounds, 1), 5),
         cold_repeats=min(max(a.cold_repeats, 1), 10),
@@ -124,9 +128,13 @@ def measure_servers(run: Run, options: config.Options, sim: procs.Simulator, tok
             server.stop()
 
     print("cold starts and import times", flush=True)
-    anchored = [contenders[n] for n in ("hello", *COMPARED)]
+    anchored = [contenders[n] for n in ("hello", *COMPARED, "function-sm")]
     run.cold = startup.cold_starts(anchored, headers, options.cold_repeats)
-    run.import_ms = {c.name: startup.import_ms(c) for c in anchored}
+    run.import_ms = {c.name: startup.import_ms(c) for c in anchored if c.name != "function-sm"}
+    run.secret_read_ms = realistic.secret_read_ms(contenders["function-sm"], headers)
+    if options.realistic_latency_ms > 0:
+        tenant = len(control.routes())
+        run.profiles.append(realistic.measure(contenders, sim, options, tenant))
 
 
 def main(argv: list[str]) -> int:

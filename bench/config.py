@@ -31,6 +31,8 @@ class Options:
     warmup: float = 1.0
     concurrency: tuple[int, ...] = (1, 8, 32)
     latency_ms: float = 20.0
+    # The second profile (bench/realistic.py): a real tenant across regions.
+    realistic_latency_ms: float = 150.0
     secrets_latency_ms: float = 30.0
     # Other work on a shared machine only ever slows a point down, so each point is
     # measured in `rounds` turns and the fastest round is kept.

@@ -96,6 +96,103 @@ def contention_table(run: Run) -> list[str]:
     return rows
 
 
+def cold_path_section(run: Run) -> list[str]:
+    fn, sm = run.cold.get("function"), run.cold.get("function-sm")
+    if not (fn and sm):
+        return []
+    o = run.options
+    lines = [
+        "## Cold path: file source against the Secret Manager library",
+        "",
+        f"At {o['latency_ms']} ms per CEC call and {o['secrets_latency_ms']} ms per secret read; medians of"
+        f" {o['cold_repeats']} starts.",
+        "",
+        _row(["", "function (file)", "function-sm (library)", "floor", "hello"]),
+        _row(["---", "---:", "---:", "---:", "---:"]),
+        _row(
+            ["cold start, process start to first 200 (s)", f"{fn.cold_s:.3f}", f"{sm.cold_s:.3f}"]
+            + [_num(run.cold[n].cold_s, ".3f") if n in run.cold else "n/a" for n in ("floor", "hello")]
+        ),
+        _row(
+            ["  of which: until the port listens (s)", f"{fn.listen_s:.3f}", f"{sm.listen_s:.3f}"]
+            + [_num(run.cold[n].listen_s, ".3f") if n in run.cold else "n/a" for n in ("floor", "hello")]
+        ),
+        "",
+        "function-sm's first request, broken down: import of `main` "
+        f"{_num(run.import_ms.get('function'), '.0f')} ms (the same module as function's), first secret read"
+        f" {_num(run.secret_read_ms, '.0f')} ms as its log line times it (importing and building the"
+        f" google-cloud-secret-manager client included, the read itself {o['secrets_latency_ms']} ms of it),"
+        f" then tokenByAkSk and deleteCalledRoute, {o['latency_ms']} ms each plus their share of the rest.",
+        "",
+    ]
+    return lines
+
+
+def profile_sections(run: Run) -> list[str]:
+    lines: list[str] = []
+    for p in run.profiles:
+        lines += [
+            f"## Profile: {p.latency_ms:g} ms per CEC call, {p.secrets_latency_ms:g} ms per secret read",
+            "",
+            "Same simulator, latency raised after the figures above (`bench/realistic.py`).",
+            "",
+            _row(["cold start (s)", *p.cold.keys()]),
+            _row(["---", *("---:" for _ in p.cold)]),
+            _row(["median", *(f"{s.cold_s:.3f}" for s in p.cold.values())]),
+            "",
+            f"function-sm's first secret read (library import included): {_num(p.secret_read_ms, '.0f')} ms.",
+            "",
+            _row(
+                [
+                    "lookup: ids, dry run",
+                    "CEC_LOOKUP_CONCURRENCY",
+                    "wall time (s)",
+                    "queryCalledRoute calls",
+                    "planned",
+                    "HTTP",
+                ]
+            ),
+            _row(["---", "---:", "---:", "---:", "---:", "---:"]),
+            *(
+                _row(
+                    [
+                        f"{lk.ids:,} ids, {lk.tenant_routes:,}-route tenant",
+                        str(lk.concurrency),
+                        f"{lk.seconds:.2f}",
+                        str(lk.query_calls),
+                        f"{lk.planned:,}",
+                        str(lk.http_status),
+                    ]
+                )
+                for lk in p.lookups
+            ),
+            "",
+            _row(["load", "c", "req/s", "p50 (ms)", "p99 (ms)", "errors", "CPU/req (ms)", "machine busy"]),
+            _row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
+            *(
+                _row(
+                    [
+                        pt.contender,
+                        str(pt.concurrency),
+                        f"{pt.rps:.0f}",
+                        f"{pt.p50_ms:.1f}",
+                        f"{pt.p99_ms:.1f}",
+                        str(pt.errors),
+                        _num(pt.cpu_ms_per_request, ".2f"),
+                        f"{pt.machine_busy_pct:.0f} %",
+                    ]
+                )
+                for pt in p.load
+            ),
+            "",
+            "`THREADS default` is functions-framework's 4 threads per CPU; with fewer threads than",
+            "concurrent requests, requests wait inside the instance, which is why Terraform and `deploy.sh`",
+            "set `THREADS` to `max_instance_request_concurrency`.",
+            "",
+        ]
+    return lines
+
+
 def verdict_table(verdicts: list[Verdict]) -> list[str]:
     rows = [_row(["target", "measured", "verdict"]), _row(["---", "---", "---"])]
     rows += [_row([v.target, v.measured, "**met**" if v.met else "**MISSED**"]) for v in verdicts]
@@ -122,8 +219,12 @@ def markdown(run: Run, verdicts: list[Verdict], command: str, chart_name: str | 
         "",
         "## Setup",
         "",
-        "- **function**: this repository's `main.py`, `CALLER_AUTH=api_key`, AK/SK from the fake Secret Manager",
-        "  (`CEC_CREDENTIALS_SECRET`, `SECRET_MANAGER_ENDPOINT`), all other settings at their defaults.",
+        "- **function**: this repository's `main.py`, `CALLER_AUTH=api_key`, AK/SK from a JSON file",
+        "  (`CEC_CREDENTIALS_FILE`, as Terraform and `deploy.sh` mount the secret by default), all other settings",
+        "  at their defaults. On Cloud Run each read of that file is a Secret Manager fetch; here it is a local",
+        "  file, so the secret read's round trip is not in its cold start.",
+        "- **function-sm**: the same, with the AK/SK read from the fake Secret Manager through",
+        "  google-cloud-secret-manager (`CEC_CREDENTIALS_SECRET`, `SECRET_MANAGER_ENDPOINT`).",
         "- **naive** (`bench/contenders/naive`): secret read with google-cloud-secret-manager, tokenByAkSk and a",
         "  new-connection `requests.post` on every call; no validation model.",
         "- **floor** (`bench/contenders/floor`): forwards the body over one pooled session with a fixed token.",
@@ -159,6 +260,8 @@ def markdown(run: Run, verdicts: list[Verdict], command: str, chart_name: str | 
         "",
         *figures_table(run),
         "",
+        *cold_path_section(run),
+        *profile_sections(run),
         "## Contention",
         "",
         "CPU per served request of the contender's process tree and of the simulator, and the share of",

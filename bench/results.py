@@ -57,6 +57,31 @@ class Memory:
     tree_hwm_mib: float  # sum of RSS high-water marks: an upper bound that counts shared pages twice
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """One dry run resolving ``ids`` ids on the whole tenant (issue 14)."""
+
+    concurrency: int  # CEC_LOOKUP_CONCURRENCY
+    ids: int
+    tenant_routes: int
+    seconds: float
+    query_calls: int
+    planned: int
+    http_status: int
+
+
+@dataclass
+class Profile:
+    """The same function at another upstream latency: cold starts, lookups, throughput."""
+
+    latency_ms: float
+    secrets_latency_ms: float
+    cold: dict[str, Startup] = field(default_factory=dict)
+    secret_read_ms: float | None = None  # function-sm's first secret read, library import included
+    lookups: list[Lookup] = field(default_factory=list)
+    load: list[LoadPoint] = field(default_factory=list)
+
+
 @dataclass
 class Run:
     machine: dict[str, str]
@@ -67,6 +92,9 @@ class Run:
     memory: dict[str, Memory] = field(default_factory=dict)
     cold: dict[str, Startup] = field(default_factory=dict)
     import_ms: dict[str, float] = field(default_factory=dict)
+    # function-sm's first secret read at the base latency (library import included).
+    secret_read_ms: float | None = None
+    profiles: list[Profile] = field(default_factory=list)
 
     def point(self, contender: str, concurrency: int) -> LoadPoint | None:
         return next((p for p in self.load if p.contender == contender and p.concurrency == concurrency), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.results import Run
+from bench.results import Profile, Run, Startup
 
 TARGET_CONCURRENCY = 8
 LATENCY_CONCURRENCY = 1
@@ -14,6 +14,12 @@ MAX_UPSTREAM_PER_SERVED = 1.01
 COLD_FACTOR = 1.3
 MAX_PSS_MIB = 120.0
 MAX_BULK_CALLS = 10
+# Issue 14: the cold path, parallel lookups, concurrency at realistic latency.
+FILE_COLD_FACTOR = 1.15
+IMPORT_FACTOR = 1.25
+LOOKUP_TIME_FACTOR = 0.35
+LOOKUP_CALLS_FACTOR = 1.05
+THROUGHPUT_FACTOR = 0.9
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ def check(run: Run) -> list[Verdict]:
                 cold <= allowance,
             )
         )
+    verdicts += cold_path(run)
+    for profile in run.profiles:
+        verdicts += profile_verdicts(profile)
     mem = run.memory.get("function")
     if mem:
         verdicts.append(
@@ -93,6 +102,68 @@ def check(run: Run) -> list[Verdict]:
                 f"{count:,} dnids in <= {MAX_BULK_CALLS} delete calls, all deleted",
                 f"{bulk.delete_calls} calls, {bulk.deleted:,} deleted, {bulk.seconds:.2f} s",
                 bulk.delete_calls <= MAX_BULK_CALLS and bulk.deleted == count,
+            )
+        )
+    return verdicts
+
+
+def file_cold_verdict(cold: dict[str, Startup], latency_ms: float, where: str) -> list[Verdict]:
+    if "function" not in cold or "floor" not in cold:
+        return []
+    allowed = FILE_COLD_FACTOR * cold["floor"].cold_s + latency_ms / 1000
+    measured = cold["function"].cold_s
+    return [
+        Verdict(
+            f"cold start with the file source <= {FILE_COLD_FACTOR} x floor + one token round trip ({where})",
+            f"{measured:.3f} s vs {allowed:.3f} s allowed (floor {cold['floor'].cold_s:.3f} s)",
+            measured <= allowed,
+        )
+    ]
+
+
+def cold_path(run: Run) -> list[Verdict]:
+    verdicts = file_cold_verdict(run.cold, float(str(run.options["latency_ms"])), f"{run.options['latency_ms']} ms")
+    fn, floor = run.import_ms.get("function"), run.import_ms.get("floor")
+    if fn and floor:
+        verdicts.append(
+            Verdict(
+                f"import time of main <= {IMPORT_FACTOR} x floor's",
+                f"{fn:.0f} ms vs {IMPORT_FACTOR * floor:.0f} ms allowed ({fn / floor:.2f} x floor)",
+                fn <= IMPORT_FACTOR * floor,
+            )
+        )
+    return verdicts
+
+
+def profile_verdicts(profile: Profile) -> list[Verdict]:
+    where = f"{profile.latency_ms:g} ms"
+    verdicts = file_cold_verdict(profile.cold, profile.latency_ms, where)
+    by_c = {lookup.concurrency: lookup for lookup in profile.lookups}
+    seq, par = by_c.get(1), next((lk for c, lk in sorted(by_c.items()) if c > 1), None)
+    if seq and par:
+        time_ratio, call_ratio = par.seconds / seq.seconds, par.query_calls / max(seq.query_calls, 1)
+        verdicts.append(
+            Verdict(
+                f"{par.ids:,} ids on a {par.tenant_routes:,}-route tenant at {where}: <= {LOOKUP_TIME_FACTOR} x"
+                f" sequential time, <= {LOOKUP_CALLS_FACTOR} x its calls (CEC_LOOKUP_CONCURRENCY={par.concurrency})",
+                f"{par.seconds:.2f} s vs {seq.seconds:.2f} s ({time_ratio:.2f} x); {par.query_calls} vs"
+                f" {seq.query_calls} calls ({call_ratio:.2f} x); HTTP {par.http_status}/{seq.http_status},"
+                f" {par.planned:,}/{seq.planned:,} planned",
+                time_ratio <= LOOKUP_TIME_FACTOR
+                and call_ratio <= LOOKUP_CALLS_FACTOR
+                and par.http_status == seq.http_status == 200
+                and par.planned == seq.planned == par.ids,
+            )
+        )
+    matched = next((p for p in profile.load if p.contender.startswith("function THREADS=")), None)
+    if matched:
+        ceiling = matched.concurrency / (profile.latency_ms / 1000)
+        verdicts.append(
+            Verdict(
+                f"throughput at {where}, c={matched.concurrency}, THREADS={matched.concurrency}"
+                f" >= {THROUGHPUT_FACTOR} x (c / latency) = {THROUGHPUT_FACTOR * ceiling:.0f} req/s",
+                f"{matched.rps:.0f} req/s ({matched.rps / ceiling:.2f} x), {matched.errors} errors",
+                matched.rps >= THROUGHPUT_FACTOR * ceiling and matched.errors == 0,
             )
         )
     return verdicts
