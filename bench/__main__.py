@@ -157,6 +157,7 @@ def main(argv: list[str]) -> int:
     text = report.markdown(run, verdicts, command, CHART if options.write_report else None)
     print("\n" + "\n".join(report.verdict_table(verdicts)) + "\n\n" + "\n".join(report.figures_table(run)))
     print("\n" + "\n".join(report.contention_table(run)))
+    print("\n" + "\n".join(report.cold_path_section(run) + report.profile_sections(run)))
     if options.write_report:
         config.DOCS.mkdir(exist_ok=True)
         chart.draw(run, config.DOCS / CHART)

@@ -100,12 +100,13 @@ Made by `.venv/bin/python -m bench.lookup_calls` (counts, not a timed test). Eac
 one request on a cold instance (so one Secret Manager read and one token call are
 included) against the simulator, with N routes on one hotline ({HOTLINE}) beside the
 simulator's 160 seeded routes. queryCalledRoute returns at most 100 records per call; deleteCalledRoute takes at
-most 1000 dnids per call. Wall times are in-process on loopback with no added latency,
-for scale only.
+most 1000 dnids per call. Lookup pages after the first are fetched CEC_LOOKUP_CONCURRENCY
+(4) at a time. Wall times are in-process on loopback with no added latency, for scale only.
 
 {_table(rows)}
 
-Reading it: a dry run costs ceil(N/100) lookups; a selector delete costs the same
+Reading it: a dry run costs about N/90 lookups (each page re-reads the last 10 records
+of the one before, see docs/RELIABILITY.md); a selector delete costs the same
 lookups plus ceil(N/1000) deletes; a plain dnids delete costs no lookup; a redelivery of
 a dnids delete whose routes are all gone costs its deletes (answered "data not exist")
 plus the lookups that prove the routes absent, which read the tenant's remaining
