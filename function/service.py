@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from function import audit, call_limit
+from function import audit, call_limit, log
 from function.auth import Caller
 from function.budget import Deadline
 from function.cec_client import CecClient
 from function.dnids import to_api_form
-from function.errors import FunctionError, InvalidRequest
+from function.errors import FunctionError, InvalidRequest, UpstreamCallLimitExceeded
 from function.guards import Guards
 from function.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
 from function.models import (
@@ -80,6 +80,8 @@ class BatchRun:
     dnids: list[str]
     answer: BatchAnswer | None = None
     error: FunctionError | None = None
+    # Never sent: CEC_MAX_UPSTREAM_CALLS was reached before its first attempt.
+    refused: UpstreamCallLimitExceeded | None = None
 
 
 def execute(
@@ -146,7 +148,7 @@ def execute(
         call_limit.require(call_limit.fewest_delete_calls(len(sendable), batch_size), "Deleting the selected routes")
 
     runs = run_batches(client, sendable, batch_size=batch_size, deadline=deadline)
-    fault = next((run.error for run in runs if run.error is not None), None)
+    fault = next((run.error or run.refused for run in runs if run.error or run.refused), None)
     deleted_any = any(run.answer and run.answer.status in ("deleted", "partial") for run in runs)
     if fault is not None and not deleted_any and not plan.looked_up:
         # Nothing is known to be gone and the caller named the routes itself: the
@@ -255,14 +257,26 @@ def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadlin
     answer or one batch of a result."""
     runs = [BatchRun(dnids[i : i + batch_size]) for i in range(0, len(dnids), batch_size)]
     for run in runs:
+        sent_before = _delete_attempts()
         try:
             run.answer = parse_delete_answer(client.delete_called_route(to_api_form(run.dnids), deadline))
+        except UpstreamCallLimitExceeded as exc:
+            if _delete_attempts() == sent_before:
+                run.refused = exc  # nothing went out: its routes are untouched, not unknown
+            else:
+                run.error = exc
+            break
         except FunctionError as exc:
             # A call that got no answer may still have deleted: with a selector, the
             # lookup after it tells, and raising here would hide those deletions.
             run.error = exc
             break
     return runs
+
+
+def _delete_attempts() -> int:
+    ctx = log.current()
+    return ctx.upstream_calls.get("delete", 0) if ctx is not None else 0
 
 
 def _untouched(sent: list[str], outcomes: dict[str, RouteOutcome]) -> bool:
@@ -296,6 +310,9 @@ def settle(
     for run in runs:
         error = f"{run.error.code}: {run.error.detail}" if run.error else None
         outcomes.update(assign(run.dnids, run.answer, error=error, known=plan.records, after=after))
+        if run.refused is not None:
+            refused = RouteOutcome("not_sent", f"{run.refused.code}: {run.refused.detail}")
+            outcomes.update(dict.fromkeys(run.dnids, refused))
     if plan.looked_up:
         for dnid, record in plan.records.items():
             if not record.deletable:
@@ -353,7 +370,8 @@ def _batch_result(run: BatchRun) -> BatchResult:
         return BatchResult(
             dnids=run.dnids, return_code=None, description=f"{run.error.code}: {run.error.detail}", status="error"
         )
-    return BatchResult(dnids=run.dnids, return_code=None, description=None, status="not_sent")
+    description = f"{run.refused.code}: {run.refused.detail}" if run.refused else None
+    return BatchResult(dnids=run.dnids, return_code=None, description=description, status="not_sent")
 
 
 def _reason(plan: Plan, record: RouteRecord) -> str | None:

@@ -125,3 +125,24 @@ def test_worst_case_upstream_calls_per_request(
         assert response.status_code < 500, response.get_data(as_text=True)
         assert total <= 300
     assert worst > 0
+
+
+def test_the_limit_reached_between_batches_is_a_partial_answer_naming_what_was_not_sent(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    # 20 batches fit the pre-check (20 <= 21), but the secret read and the token take two
+    # of the 21 calls: the last batch cannot be sent.
+    env(CEC_MAX_UPSTREAM_CALLS="21", CEC_BATCH_SIZE="1")
+    dnids = [1, 2, 3, 4] + list(range(8, 24))
+    response = post({"dnids": dnids})
+    assert response.status_code == 207, response.get_data(as_text=True)
+    body = response.get_json()
+    assert len(sim.calls("delete")) == 19
+    assert [b["status"] for b in body["batches"]][-2:] == ["deleted", "not_sent"]
+    assert "upstream_call_limit_exceeded" in body["batches"][-1]["description"]
+    last = next(r for r in body["results"] if r["dnid"] == "23")
+    assert last["outcome"] == "not_sent" and "CEC_MAX_UPSTREAM_CALLS" in last["description"]
+    assert 23 in {r["dnid"] for r in sim.routes()}
+    assert sum(r["outcome"] == "deleted" for r in body["results"]) == 19
+    assert response.headers.get("Idempotent-Replayed") is None
+
