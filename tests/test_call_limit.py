@@ -133,7 +133,7 @@ def test_the_limit_reached_between_batches_is_a_partial_answer_naming_what_was_n
     # 20 batches fit the pre-check (20 <= 21), but the secret read and the token take two
     # of the 21 calls: the last batch cannot be sent.
     env(CEC_MAX_UPSTREAM_CALLS="21", CEC_BATCH_SIZE="1")
-    dnids = [1, 2, 3, 4] + list(range(8, 24))
+    dnids = [1, 2, 3, 4, *range(8, 24)]
     response = post({"dnids": dnids})
     assert response.status_code == 207, response.get_data(as_text=True)
     body = response.get_json()
@@ -145,4 +145,3 @@ def test_the_limit_reached_between_batches_is_a_partial_answer_naming_what_was_n
     assert 23 in {r["dnid"] for r in sim.routes()}
     assert sum(r["outcome"] == "deleted" for r in body["results"]) == 19
     assert response.headers.get("Idempotent-Replayed") is None
-
