@@ -30,7 +30,8 @@ def _load() -> dict[str, Any]:
 
 def _named(name: str) -> dict[str, Any]:
     (node,) = [n for n in _load()["nodes"] if n["name"] == name]
-    return node
+    found: dict[str, Any] = node
+    return found
 
 
 def _targets(source: str) -> list[list[str]]:
@@ -67,15 +68,11 @@ def _answer(
 
 
 def _route(dnid: str, ext: str, deletable: bool = True, **extra: Any) -> dict[str, Any]:
-    target = {"type": "skill_queue", "id": 7, "name": "Support"}
-    return {"dnid": dnid, "id": "11279839485442396" + dnid.zfill(2), "accessCode": "4008001000", "extCode": ext} | {
-        "target": target,
-        "deletable": deletable,
-        **extra,
-    }
+    record = {"dnid": dnid, "id": "11279839485442396" + dnid.zfill(2), "accessCode": "4008001000", "extCode": ext}
+    return record | {"target": {"type": "skill_queue", "id": 7, "name": "Support"}, "deletable": deletable, **extra}
 
 
-PLANNED = {
+PLANNED: dict[str, Any] = {
     "status": "planned",
     "dryRun": True,
     "dnids": ["1", "3"],
@@ -87,7 +84,7 @@ PLANNED = {
     "requestId": "74611f2f6740423aacec945afa07e9c0",
 }
 UNSIGNED = {k: v for k, v in PLANNED.items() if not k.startswith("plan") or k == "plan"}
-PARTIAL = {
+PARTIAL: dict[str, Any] = {
     "status": "partial",
     "dnids": ["1"],
     "results": [
@@ -213,10 +210,10 @@ def test_preview_branches_to_approval_retry_or_fail() -> None:
 
 def test_only_an_explicit_approval_applies() -> None:
     switch = _named("Approved?")["parameters"]
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"json": {"data": {"approved": True, "respondedAt": "2026-12-01T09:40:00Z"}}},
         {"json": {"data": {"approved": False}}},
-        {"json": {"statusCode": 200, "body": PLANNED}},  # Limit Wait Time passed: the dry run's item, no decision
+        {"json": {"statusCode": 200, "body": PLANNED}},  # no decision in the item (the wait limit passed)
     ]
     assert switch["numberOutputs"] == 2 and _evaluate(switch["output"], cases) == [0, 1, 1]
     assert _targets("Approved?") == [[APPLY], ["Not approved: nothing deleted"]]
@@ -266,7 +263,7 @@ def test_report_lists_changed_routes(applied: list[dict[str, Any]]) -> None:
         "dnid": "3",
         "id": "1125397061153369092",
         "outcome": "changed",
-        "description": PARTIAL["results"][1]["description"],  # type: ignore[index]
+        "description": PARTIAL["results"][1]["description"],
     }
     assert partial == {
         "planId": "plan-e80076509919028f",
