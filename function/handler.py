@@ -33,7 +33,7 @@ from function.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from function.idempotency import StoredAnswer, key_from_headers
+from function.idempotency import Guard, StoredAnswer, request_key
 from function.models import DeleteRequest, DeleteResult, Problem, RouteResult, validation_errors
 from function.service import execute
 from function.settings import get_settings
@@ -166,17 +166,19 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     parsed = _validate(document, settings.max_dnids)
     summary.update(selector=parsed.selector, dryRun=parsed.dry_run)
 
-    claimed: str | None = None
-    key = None if parsed.dry_run else key_from_headers(request.headers)
-    if key is not None and rt.idempotency is not None:
-        claimed = rt.idempotency.scoped(caller.scope, key[1])
-        stored = rt.idempotency.begin(claimed, _fingerprint(document))
-        summary["idempotencyKeyFrom"] = key[0]
-        if stored is not None:
-            summary["idempotentReplay"] = True
-            response = flask.Response(stored.body, stored.status, mimetype="application/json")
-            response.headers["Idempotent-Replayed"] = "true"
-            return response
+    key = request_key(request.headers, caller, dry_run=parsed.dry_run)
+    guard = Guard.open(
+        rt.idempotency,
+        key,
+        _fingerprint(document),
+        budget_seconds=settings.request_budget_seconds,
+        on_store_error=settings.idempotency_on_store_error,
+    )
+    summary.update(guard.summary())
+    if guard.replay is not None:
+        response = flask.Response(guard.replay.body, guard.replay.status, mimetype="application/json")
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
     try:
         answer = execute(
             rt.client,
@@ -192,15 +194,10 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             lookup_concurrency=settings.cec_lookup_concurrency,
         )
     except BaseException:
-        if claimed is not None and rt.idempotency is not None:
-            rt.idempotency.abandon(claimed)  # a retry must run again, not replay a failure
+        guard.abandon()  # a retry must run again, not replay a failure
         raise
     payload = answer.body.model_dump_json(by_alias=True, exclude_none=True).encode()
-    if claimed is not None and rt.idempotency is not None:
-        if answer.settled:
-            rt.idempotency.finish(claimed, StoredAnswer(answer.http_status, payload))
-        else:
-            rt.idempotency.abandon(claimed)  # a retry must run again and converge
+    guard.finish(answer.settled, StoredAnswer(answer.http_status, payload))  # unsettled: freed, a retry converges
     result = answer.body
     summary.update(outcome=result.status, dnidCount=len(result.dnids))
     if result.plan_id is not None:

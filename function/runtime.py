@@ -16,7 +16,7 @@ from function.cec_client import CecClient
 from function.credentials import CredentialProvider
 from function.errors import NotConfigured
 from function.guards import Guards
-from function.idempotency import IdempotencyStore
+from function.idempotency import IdempotencyStore, build_store
 from function.secret_manager import SecretReader
 from function.settings import Settings, get_settings
 from function.settings import clear_cache as clear_settings_cache
@@ -64,11 +64,7 @@ def build(settings: Settings) -> Runtime:
         tokens=tokens,
         client=client,
         transport=transport,
-        idempotency=IdempotencyStore(
-            ttl_seconds=settings.idempotency_ttl_seconds, max_entries=settings.idempotency_max_entries
-        )
-        if settings.idempotency_ttl_seconds > 0
-        else None,
+        idempotency=build_store(settings),
         guards=Guards(settings, secrets),
     )
 
@@ -101,6 +97,8 @@ def clear_cache() -> None:
     with _lock:
         if _runtime is not None:
             _runtime.transport.close()
+            if _runtime.idempotency is not None:
+                _runtime.idempotency.clear_cache()
         _runtime = None
     clear_settings_cache()
     redact.clear_cache()

@@ -97,6 +97,23 @@ class Settings(BaseModel):
     )
     idempotency_ttl_seconds: int = Field(default=3600, ge=0, le=86400, alias="IDEMPOTENCY_TTL_SECONDS")
     idempotency_max_entries: int = Field(default=10000, ge=1, le=1_000_000, alias="IDEMPOTENCY_MAX_ENTRIES")
+    # Idempotency store (issue 12): memory per instance, or Firestore shared by all.
+    idempotency_store: Literal["memory", "firestore"] = Field(default="memory", alias="IDEMPOTENCY_STORE")
+    idempotency_firestore_database: str = Field(
+        default="(default)", alias="IDEMPOTENCY_FIRESTORE_DATABASE", pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,62})$"
+    )
+    idempotency_firestore_collection: str = Field(
+        default="cec-delete-called-route-idempotency",
+        alias="IDEMPOTENCY_FIRESTORE_COLLECTION",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+    )
+    idempotency_store_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, alias="IDEMPOTENCY_STORE_TIMEOUT_SECONDS"
+    )
+    idempotency_on_store_error: Literal["fail", "proceed"] = Field(default="fail", alias="IDEMPOTENCY_ON_STORE_ERROR")
+    idempotency_max_entries_per_caller: int = Field(
+        default=1000, ge=1, le=1_000_000, alias="IDEMPOTENCY_MAX_ENTRIES_PER_CALLER"
+    )
     google_cloud_project: str | None = Field(
         default=None,
         validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
@@ -208,6 +225,8 @@ class Settings(BaseModel):
             problems.append("Set PLAN_SIGNING_KEYS or PLAN_SIGNING_KEYS_SECRET, not both.")
         if self.caller_policies and self.caller_policies_secret:
             problems.append("Set CALLER_POLICIES or CALLER_POLICIES_SECRET, not both.")
+        if self.idempotency_store == "firestore" and not self.google_cloud_project:
+            problems.append("IDEMPOTENCY_STORE=firestore needs GOOGLE_CLOUD_PROJECT (the project of the database).")
         return problems
 
 
