@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 
 from cec_sim import SimulatorControl
-from function.idempotency import IdempotencyKeyReused, IdempotencyStore
 from tests.conftest import API_KEY
 from tests.test_auth import WEBHOOK_SECRET, signed_headers
 from tests.test_requests import assert_problem
@@ -116,16 +114,3 @@ def test_across_instances_convergence_answers_instead(
     again = post({"dnids": "1"}, headers={"Idempotency-Key": "run-7"})
     assert again.status_code == 200
     assert again.get_json()["results"][0]["outcome"] == "already_absent"
-
-
-def test_store_is_bounded_and_expires() -> None:
-    now = [0.0]
-    store = IdempotencyStore(ttl_seconds=10, max_entries=2, clock=lambda: now[0])
-    assert store.begin("a", "fa") is None
-    assert store.begin("b", "fb") is None
-    assert store.begin("c", "fc") is None  # evicts the oldest, "a"
-    assert store.begin("a", "other") is None  # "a" is gone: a new claim
-    with pytest.raises(IdempotencyKeyReused):
-        store.begin("c", "different")
-    now[0] = 11
-    assert store.begin("c", "different") is None  # expired

@@ -66,7 +66,7 @@ class FirestoreEmulator:
 
     def stop(self) -> None:
         process = self.process
-        if process is None or process.poll() is not None and not _group_alive(process.pid):
+        if process is None or (process.poll() is not None and not _group_alive(process.pid)):
             return
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             try:
