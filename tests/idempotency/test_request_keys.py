@@ -36,7 +36,8 @@ def test_an_unsigned_idempotency_key_does_not_make_a_signed_replay_run_again(
     env(CALLER_AUTH="webhook", WEBHOOK_SECRET=WEBHOOK_SECRET, API_KEYS=None)
     first = _signed(client, {"dnids": "1"}, "msg_captured")
     assert first.status_code == 200 and first.get_json()["status"] == "deleted"
-    for extra in ({"Idempotency-Key": "anything"}, {"X-CloudScheduler-JobName": "j", "X-CloudScheduler-ScheduleTime": "t"}):
+    scheduler = {"X-CloudScheduler-JobName": "j", "X-CloudScheduler-ScheduleTime": "t"}
+    for extra in ({"Idempotency-Key": "anything"}, scheduler):
         replay = _signed(client, {"dnids": "1"}, "msg_captured", **extra)
         assert replay.status_code == 200
         assert replay.headers.get("Idempotent-Replayed") == "true"
@@ -54,9 +55,7 @@ def test_a_seen_webhook_id_with_another_body_is_422_whatever_the_headers_say(
     assert len(sim.calls("delete")) == 1
 
 
-def test_a_signed_replay_while_the_first_runs_is_409(
-    app: Any, env: Callable[..., None], sim: SimulatorControl
-) -> None:
+def test_a_signed_replay_while_the_first_runs_is_409(app: Any, env: Callable[..., None], sim: SimulatorControl) -> None:
     env(CALLER_AUTH="webhook", WEBHOOK_SECRET=WEBHOOK_SECRET, API_KEYS=None)
     sim.inject({"stage": "delete", "delay": 1.2, "times": 1, "afterAction": True})
     answers: list[int] = []
