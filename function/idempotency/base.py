@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
+from function import log
 from function.errors import FunctionError
 
 # A Firestore document holds at most 1 MiB, field names and metadata included; an
@@ -104,8 +105,11 @@ def decode_answer(data: bytes, compressed: bool) -> bytes:
 
 
 def log_not_stored(size: int) -> None:
-    logging.getLogger("function").warning(
-        "idempotency: answer of %d bytes too large to store even compressed; the key is freed instead", size
+    log.event(
+        logging.WARNING,
+        "idempotency: answer too large to store even compressed; the key is freed instead",
+        answerBytes=size,
+        limitBytes=MAX_STORED_ANSWER_BYTES,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from function import log
 from function.idempotency.base import Claim, IdempotencyStore, IdempotencyUnavailable, StoredAnswer, StoreError
 from function.idempotency.keys import RequestKey
 
@@ -21,10 +22,6 @@ HOLD_MARGIN_SECONDS = 5.0
 STORE_RETRY_AFTER_SECONDS = 5
 
 OnStoreError = Literal["fail", "proceed"]
-
-
-def _log() -> logging.Logger:
-    return logging.getLogger("function")
 
 
 class Guard:
@@ -60,7 +57,11 @@ class Guard:
                     "The idempotency store did not answer, so this request was not run; retry shortly.",
                     retry_after=STORE_RETRY_AFTER_SECONDS,
                 ) from None
-            _log().warning("idempotency: %s; going on without the store (IDEMPOTENCY_ON_STORE_ERROR=proceed)", exc)
+            log.event(
+                logging.WARNING,
+                "idempotency store failed; going on without the store (IDEMPOTENCY_ON_STORE_ERROR=proceed)",
+                error=str(exc),
+            )
             return guard
         if isinstance(outcome, StoredAnswer):
             guard.replay = outcome
@@ -90,7 +91,7 @@ class Guard:
                 self._store.abandon(claim)
         except StoreError as exc:
             # The deletion ran; the caller gets its answer. The claim lapses after its hold.
-            _log().warning("idempotency: the answer was not stored: %s", exc)
+            log.event(logging.WARNING, "idempotency store failed; the answer was not stored", error=str(exc))
 
     def abandon(self) -> None:
         """Free the key of a request that failed in a way a retry may fix."""
@@ -100,4 +101,4 @@ class Guard:
         try:
             self._store.abandon(claim)
         except StoreError as exc:
-            _log().warning("idempotency: the key was not freed (it lapses after its hold): %s", exc)
+            log.event(logging.WARNING, "idempotency store failed; the key lapses after its hold", error=str(exc))
