@@ -190,6 +190,12 @@ class FirestoreStore(IdempotencyStore):
     @contextmanager
     def _calls(self) -> Iterator[Callable[..., Any]]:
         """A caller of store methods that share one deadline; any failure is a StoreError."""
+        try:
+            # The first call imports the library and builds the client (a cold start's
+            # cost, not the store's latency): the deadline starts after it.
+            self._connect()
+        except Exception as exc:  # noqa: BLE001 - no project, no credentials, a broken install
+            raise StoreError(f"the idempotency store could not be set up: {type(exc).__name__}") from None
         end = time.monotonic() + self.timeout_seconds
 
         def call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
