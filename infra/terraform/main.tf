@@ -37,6 +37,12 @@ locals {
     # Safeguards (issue 13): plan-token keys and caller policies, when enabled.
     PLAN_SIGNING_KEYS_SECRET = var.plan_tokens ? "${google_secret_manager_secret.this["plan_signing_keys"].id}/versions/latest" : null
     CALLER_POLICIES_SECRET   = var.caller_policies ? "${google_secret_manager_secret.this["caller_policies"].id}/versions/latest" : null
+
+    # Idempotency store (issue 12); the Firestore names only with that store.
+    IDEMPOTENCY_STORE                = var.idempotency_store
+    IDEMPOTENCY_FIRESTORE_DATABASE   = local.firestore_store ? var.firestore_database_name : null
+    IDEMPOTENCY_FIRESTORE_COLLECTION = local.firestore_store ? var.idempotency_collection : null
+    IDEMPOTENCY_ON_STORE_ERROR       = var.idempotency_on_store_error
   }) : key => value if value != null }
 
   labels = merge(var.labels, { app = "cec-called-routes" })
@@ -198,6 +204,7 @@ resource "google_cloudfunctions2_function" "this" {
   # build account's permissions, so the grants must exist first.
   depends_on = [
     google_secret_manager_secret_iam_member.runtime_access,
+    google_project_iam_member.runtime_firestore,
     google_project_iam_member.build_logs,
     google_artifact_registry_repository_iam_member.build_push,
     google_storage_bucket_iam_member.build_source,

@@ -285,6 +285,57 @@ variable "audit_retention_days" {
   validation {
     condition     = var.audit_retention_days >= 1 && var.audit_retention_days <= 3650
     error_message = "audit_retention_days must be 1-3650 (the log bucket limit)."
+
+# --- Idempotency store (issue 12) ------------------------------------------------
+
+variable "idempotency_store" {
+  description = "Where idempotency keys live: memory (per instance) or firestore (shared by every instance)."
+  type        = string
+  default     = "memory"
+
+  validation {
+    condition     = contains(["memory", "firestore"], var.idempotency_store)
+    error_message = "idempotency_store must be memory or firestore."
+  }
+}
+
+variable "create_firestore_database" {
+  description = "With the firestore store: create the database (true) or use an existing one named firestore_database_name (false)."
+  type        = bool
+  default     = false
+}
+
+variable "firestore_database_name" {
+  description = "Firestore database of the idempotency store; (default) or a named database."
+  type        = string
+  default     = "(default)"
+
+  validation {
+    condition     = can(regex("^(\\(default\\)|[a-z][a-z0-9-]{2,62})$", var.firestore_database_name))
+    error_message = "firestore_database_name must be (default) or 3-63 lowercase letters, digits and hyphens."
+  }
+}
+
+variable "firestore_location" {
+  description = "Location of a database created here; defaults to the function's region."
+  type        = string
+  default     = null
+}
+
+variable "idempotency_collection" {
+  description = "Collection of the idempotency records."
+  type        = string
+  default     = "cec-delete-called-route-idempotency"
+}
+
+variable "idempotency_on_store_error" {
+  description = "The store unreachable: fail (a retryable 503 idempotency_unavailable) or proceed (run without it)."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "proceed"], var.idempotency_on_store_error)
+    error_message = "idempotency_on_store_error must be fail or proceed."
   }
 }
 

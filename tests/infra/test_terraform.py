@@ -50,6 +50,8 @@ DELIBERATELY_UNSET = {
     "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
     "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
     "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
+    "IDEMPOTENCY_MAX_ENTRIES_PER_CALLER": "tuning: code default (1000 per caller, memory store)",
+    "IDEMPOTENCY_STORE_TIMEOUT_SECONDS": "tuning: code default (2 s); extra_environment_variables",
 }
 # Set only in some modes; the mode condition is checked below.
 CONDITIONAL = {
@@ -60,6 +62,8 @@ CONDITIONAL = {
     # One of the two, by cec_credentials_source (tests/infra/test_secret_volume.py).
     "CEC_CREDENTIALS_SECRET": "cec_credentials_source = secret_manager",
     "CEC_CREDENTIALS_FILE": "cec_credentials_source = volume",
+    "IDEMPOTENCY_FIRESTORE_DATABASE": "firestore store",
+    "IDEMPOTENCY_FIRESTORE_COLLECTION": "firestore store",
 }
 
 

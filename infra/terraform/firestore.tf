@@ -1,0 +1,57 @@
+# The shared idempotency store (issue 12): a Firestore database, new or existing,
+# when idempotency_store = "firestore". Nothing here exists with the memory store.
+#
+# - TTL policy on expires_at: Firestore deletes expired records itself, "typically
+#   within 24 hours after its expiration date"
+#   (https://cloud.google.com/firestore/docs/ttl); the function treats an expired
+#   record as absent meanwhile.
+# - roles/datastore.user is the narrowest predefined role with the document
+#   create/get/update/delete the store uses
+#   (https://cloud.google.com/firestore/docs/security/iam). It is granted on the
+#   project with an IAM condition on the database's resource name, so the runtime
+#   account reaches this database only, not the project's others.
+
+locals {
+  firestore_store    = var.idempotency_store == "firestore"
+  firestore_database = var.firestore_database_name
+}
+
+resource "google_firestore_database" "idempotency" {
+  count = local.firestore_store && var.create_firestore_database ? 1 : 0
+
+  project     = var.project_id
+  name        = local.firestore_database
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+  # Keys live for hours at most; losing them on a destroy costs nothing lasting.
+  deletion_policy = "DELETE"
+}
+
+resource "google_firestore_field" "idempotency_ttl" {
+  count = local.firestore_store ? 1 : 0
+
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = var.idempotency_collection
+  field      = "expires_at"
+
+  ttl_config {}
+  # Nothing queries the store: no single-field index on the expiry is needed.
+  index_config {}
+
+  depends_on = [google_firestore_database.idempotency]
+}
+
+resource "google_project_iam_member" "runtime_firestore" {
+  count = local.firestore_store ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.runtime.email}"
+
+  condition {
+    title       = "${var.name}-idempotency-database-only"
+    description = "The idempotency store's database, no other."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_database}\""
+  }
+}
