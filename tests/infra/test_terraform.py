@@ -23,6 +23,7 @@ from ._infra import ROOT, TF_DIR, Module, defaults, evaluate, load_module, load_
 FUNCTION = "google_cloudfunctions2_function.this"
 SECRET = "google_secret_manager_secret.this"
 ACCESSOR = "google_secret_manager_secret_iam_member.runtime_access"
+FIRESTORE_GRANT = "google_project_iam_member.runtime_firestore"
 
 # Variables the code reads that the module deliberately leaves unset, and why.
 DELIBERATELY_UNSET = {
@@ -217,6 +218,8 @@ def test_every_secret_the_function_reads_has_its_own_accessor_binding(module: Mo
     for key, body in module["resource"].items():
         if key.startswith(("google_project_iam", "google_organization_iam", "google_folder_iam")):
             assert "secretmanager" not in str(body.get("role", "")), key
+            if key == FIRESTORE_GRANT:
+                continue  # the idempotency store's, pinned to its database (checked below)
             assert "google_service_account.runtime" not in str(body.get("member", "")), key
 
 
@@ -336,9 +339,19 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
         assert body.get("description"), f"variable {name} has no description"
         assert "type" in body, f"variable {name} has no type"
     assert {"uri", "function_name", "service_account_email", "invoker_service_account_email"} <= set(module["output"])
-    # The only project-level grant is the build account's log writing.
+    # The only project-level grants: the build account's log writing, and the runtime
+    # account's Firestore access, conditioned on the idempotency store's database
+    # (Firestore has no database-level IAM resource; a condition is how it is narrowed).
     project_grants = {k: b["role"] for k, b in module["resource"].items() if k.startswith("google_project_iam")}
-    assert project_grants == {"google_project_iam_member.build_logs": "roles/logging.logWriter"}
+    assert project_grants == {
+        "google_project_iam_member.build_logs": "roles/logging.logWriter",
+        FIRESTORE_GRANT: "roles/datastore.user",
+    }
+    grant = module["resource"][FIRESTORE_GRANT]
+    assert unwrap(grant["count"]) == "local.firestore_store ? 1 : 0"
+    assert grant["member"] == "serviceAccount:${google_service_account.runtime.email}"
+    expression = grant["condition"][0]["expression"]
+    assert "resource.name ==" in expression and "/databases/${local.firestore_database}" in expression
 
 
 def test_provider_versions_are_pinned(module: Module) -> None:
