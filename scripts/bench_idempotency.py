@@ -65,12 +65,12 @@ def warm_emulator(env: dict[str, str]) -> None:
         "c = firestore.Client(project='bench')\n"
         "for i in range(50): c.collection('warm').document(str(i)).set({'a': i})\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)  # noqa: S603
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
 
 
 def import_seconds() -> float:
     code = "import time; t=time.perf_counter(); from google.cloud import firestore; print(time.perf_counter()-t)"
-    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(5)]  # noqa: S603
+    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(5)]
     return statistics.median(runs)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ import pytest
 
 from cec_sim import SimulatorControl
 from cec_sim.function_server import free_port
+from tests.conftest import ROOT
 from tests.test_requests import assert_problem
 
 TIMEOUT = 1.0
@@ -108,3 +111,24 @@ def test_proceed_policy_runs_without_the_store_and_logs_it(
     summary = [line for line in lines if line.get("message") == "POST / 200"]
     assert summary and "idempotencyStoreError" in summary[0]
     assert any("going on without the store" in line.get("message", "") for line in lines)
+
+
+def test_the_firestore_client_is_imported_on_the_first_keyed_request_only(tmp_path: Any) -> None:
+    """Configuring the store costs no import at start-up; the first claim pays it (~0.5-1.5 s)."""
+    code = (
+        "import sys, main\n"
+        "from function import idempotency, settings\n"
+        "store = idempotency.build_store(settings.get_settings())\n"
+        "assert type(store).__name__ == 'FirestoreStore', store\n"
+        "print('google.cloud.firestore' in sys.modules)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "IDEMPOTENCY_STORE": "firestore",
+        "GOOGLE_CLOUD_PROJECT": "p",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
