@@ -20,6 +20,18 @@ if ! command -v shellcheck >/dev/null 2>&1; then
     echo "shellcheck is not installed (apt-get install shellcheck): its test will skip" >&2
   fi
 fi
+# Idempotency tests (tests/idempotency): the Firestore emulator of the Google Cloud CLI
+# (its component cloud-firestore-emulator; on Debian the package
+# google-cloud-cli-firestore-emulator from Google's apt repository, not Debian's) and
+# Java 17+ (Debian's openjdk-17-jre-headless). Without them those tests skip, or fail
+# under CI=true.
+if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+sdk_root="$(timeout 30 gcloud info --format='value(installation.sdk_root)' 2>/dev/null || true)"
+if [ -z "$sdk_root" ] || [ ! -d "$sdk_root/platform/cloud-firestore-emulator" ]; then
+  echo "the Firestore emulator (gcloud component cloud-firestore-emulator) is not installed: tests/idempotency will skip" >&2
+fi
 if [ ! -x .venv-infra/bin/checkov ]; then
   "$python" -m venv .venv-infra
   .venv-infra/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
