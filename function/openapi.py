@@ -69,6 +69,7 @@ _IDEMPOTENCY_KEY = {
         " same value again only to retry that same request, which then replays the first"
         " answer. The same key with another body answers 422 idempotency_key_reused. Without"
         " it, webhook-id or Cloud Scheduler's job name and schedule time serve as the key."
+        " A request signed as a Standard Webhook is keyed by its signed webhook-id, always."
         " Dry runs ignore it."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -152,7 +153,7 @@ def _delete_operation() -> dict[str, Any]:
             "502": _problem("502", "The CEC API rejected the credentials or the request, or answered unexpectedly."),
             "503": _problem(
                 "503",
-                "The function is not configured, or a secret or the CEC API is unavailable.",
+                "The function is not configured, or a secret, the idempotency store or the CEC API is unavailable.",
                 _retry_after("Seconds to wait; on every retryable 503."),
             ),
             "504": _problem("504", "The CEC API did not answer in time."),

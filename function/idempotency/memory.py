@@ -153,13 +153,15 @@ class MemoryStore(IdempotencyStore):
         if own is not None and len(own) >= self.max_per_scope:
             self._evict_from(scope, now)
         if len(self._where) >= self.max_entries:
-            largest = max(self._scopes, key=lambda s: len(self._scopes[s]))
+            # The caller holding the most pays; on a tie, the claimant itself.
+            largest = max(self._scopes, key=lambda s: (len(self._scopes[s]), s == scope))
             self._evict_from(largest, now)
 
     def _evict_from(self, scope: str, now: float) -> None:
-        """Drop expired answers of ``scope``, else its oldest answer; never an in-progress claim."""
+        """Drop expired records of ``scope`` (answers past their TTL, claims past their hold),
+        else its oldest answer; never a live in-progress claim."""
         entries = self._scopes[scope]
-        expired = [k for k, e in entries.items() if e.record.state == "completed" and e.record.expires_at <= now]
+        expired = [k for k, e in entries.items() if e.record.expires_at <= now]
         for key in expired:
             self._drop(key)
         if expired:
