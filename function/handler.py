@@ -33,7 +33,7 @@ from function.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from function.idempotency import Guard, StoredAnswer, request_key
+from function.idempotency import IdempotentRun, StoredAnswer, request_key
 from function.models import DeleteRequest, DeleteResult, Problem, RouteResult, validation_errors
 from function.service import execute
 from function.settings import get_settings
@@ -167,16 +167,16 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     summary.update(selector=parsed.selector, dryRun=parsed.dry_run)
 
     key = request_key(request.headers, caller, dry_run=parsed.dry_run)
-    guard = Guard.open(
+    idem = IdempotentRun.open(
         rt.idempotency,
         key,
         _fingerprint(document),
         budget_seconds=settings.request_budget_seconds,
         on_store_error=settings.idempotency_on_store_error,
     )
-    summary.update(guard.summary())
-    if guard.replay is not None:
-        response = flask.Response(guard.replay.body, guard.replay.status, mimetype="application/json")
+    summary.update(idem.summary())
+    if idem.replay is not None:
+        response = flask.Response(idem.replay.body, idem.replay.status, mimetype="application/json")
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
@@ -194,10 +194,10 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
             lookup_concurrency=settings.cec_lookup_concurrency,
         )
     except BaseException:
-        guard.abandon()  # a retry must run again, not replay a failure
+        idem.abandon()  # a retry must run again, not replay a failure
         raise
     payload = answer.body.model_dump_json(by_alias=True, exclude_none=True).encode()
-    guard.finish(answer.settled, StoredAnswer(answer.http_status, payload))  # unsettled: freed, a retry converges
+    idem.finish(answer.settled, StoredAnswer(answer.http_status, payload))  # unsettled: freed, a retry converges
     result = answer.body
     summary.update(outcome=result.status, dnidCount=len(result.dnids))
     if result.plan_id is not None:

@@ -2,7 +2,7 @@
 
 base: the store interface, records, exceptions. keys: which key a request is
 idempotent under. memory / firestore: the per-instance and the shared backend.
-guard: one request's use of a store under the failure policy.
+run: one request's use of a store under the failure policy.
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from function.idempotency.base import (
     StoredAnswer,
     StoreError,
 )
-from function.idempotency.guard import Guard
 from function.idempotency.keys import RequestKey, request_key
 from function.idempotency.memory import MemoryStore
+from function.idempotency.run import IdempotentRun
 
 if TYPE_CHECKING:
     from function.settings import Settings
 
 __all__ = [
     "Claim",
-    "Guard",
     "IdempotencyInProgress",
     "IdempotencyKeyReused",
     "IdempotencyStore",
     "IdempotencyUnavailable",
+    "IdempotentRun",
     "MemoryStore",
     "Record",
     "RequestKey",

@@ -24,7 +24,7 @@ STORE_RETRY_AFTER_SECONDS = 5
 OnStoreError = Literal["fail", "proceed"]
 
 
-class Guard:
+class IdempotentRun:
     def __init__(self, store: IdempotencyStore | None, key: RequestKey | None) -> None:
         self._store = store
         self.key = key
@@ -41,17 +41,17 @@ class Guard:
         *,
         budget_seconds: float,
         on_store_error: OnStoreError,
-    ) -> Guard:
+    ) -> IdempotentRun:
         """Claim the key (raises 409/422, or 503 under ``fail``); ``replay`` is set for a replay."""
-        guard = cls(store, key)
+        run = cls(store, key)
         if store is None or key is None:
-            return guard
+            return run
         try:
             outcome = store.claim(
                 key.scoped, scope=key.scope, fingerprint=fingerprint, hold_seconds=budget_seconds + HOLD_MARGIN_SECONDS
             )
         except StoreError as exc:
-            guard.store_error = str(exc)
+            run.store_error = str(exc)
             if on_store_error == "fail":
                 raise IdempotencyUnavailable(
                     "The idempotency store did not answer, so this request was not run; retry shortly.",
@@ -62,12 +62,12 @@ class Guard:
                 "idempotency store failed; going on without the store (IDEMPOTENCY_ON_STORE_ERROR=proceed)",
                 error=str(exc),
             )
-            return guard
+            return run
         if isinstance(outcome, StoredAnswer):
-            guard.replay = outcome
+            run.replay = outcome
         else:
-            guard._claim = outcome
-        return guard
+            run._claim = outcome
+        return run
 
     def summary(self) -> dict[str, Any]:
         fields: dict[str, Any] = {}
