@@ -82,6 +82,8 @@ resource "google_storage_bucket" "source" {
   }
 
   # Objects are named by content hash, so old versions are only rollback aids.
+  # infra/gcloud/source-lifecycle.json is the same rule for deploy.sh (tests/infra
+  # compares them), as image-cleanup-policy.json is for cleanup_policies below.
   lifecycle_rule {
     condition {
       num_newer_versions = 3
@@ -122,6 +124,7 @@ resource "google_artifact_registry_repository" "images" {
     id     = "delete-old"
     action = "DELETE"
     condition {
+      tag_state  = "ANY"
       older_than = "2592000s"
     }
   }
