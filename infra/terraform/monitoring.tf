@@ -16,8 +16,9 @@ locals {
     "httpRequest.status:*",
   ])
 
-  # The stages function/transport.py and function/secret_manager.py count.
-  upstream_stages = ["secret", "token", "lookup", "delete"]
+  # The stages the function counts (function/cec_client.py, tokens.py, secret_manager.py;
+  # tests/infra/test_monitoring_fields.py keeps this list equal to them).
+  upstream_stages = ["secret", "token", "query", "delete"]
 
   metric_prefix = "logging.googleapis.com/user/"
   # PromQL names of Cloud Monitoring metrics: first "/" -> ":", other specials -> "_"
