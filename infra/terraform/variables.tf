@@ -294,7 +294,6 @@ variable "audit_retention_days" {
   validation {
     condition     = var.audit_retention_days >= 1 && var.audit_retention_days <= 3650
     error_message = "audit_retention_days must be 1-3650 (the log bucket limit)."
-    }
   }
 }
 

@@ -374,7 +374,13 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
 def test_grants_are_waited_for_and_invoker_bindings_follow_a_replaced_function(module: Module) -> None:
     wait = module["resource"]["time_sleep.iam_propagation"]
     assert wait["create_duration"] == "${var.iam_propagation_seconds}s"
-    grants = {k for k in module["resource"] if re.match(r"google_\w+_iam_member\.", k) and "run_service" not in k}
+    # Every grant to the accounts a deployment uses (runtime: mounted secrets; build).
+    grants = {
+        k
+        for k, body in module["resource"].items()
+        if re.match(r"google_\w+_iam_member\.", k)
+        and re.search(r"google_service_account\.(runtime|build)\.", str(body.get("member")))
+    }
     waited = {unwrap(d) for d in wait["depends_on"]}
     assert grants == waited, grants ^ waited
     assert [unwrap(d) for d in module["resource"][FUNCTION]["depends_on"]] == ["time_sleep.iam_propagation"]
@@ -427,3 +433,14 @@ def test_terraform_fmt_check() -> None:
 def test_ignore_file_keeps_state_and_tfvars_out_of_git() -> None:
     ignored = (TF_DIR / ".gitignore").read_text(encoding="utf-8").split()
     assert {".terraform/", "*.tfstate", "*.tfstate.*", "terraform.tfvars"} <= set(ignored)
+
+
+def test_all_features_root_sets_every_module_variable(module: Module) -> None:
+    """tests/infra/roots/all_features is what Terraform plans with everything on: a new
+    module variable must get a value in both of its module blocks."""
+    root = load_module(ROOT / "tests" / "infra" / "roots" / "all_features")
+    only_scheduled = {"schedules", "scheduler_retry"}
+    for instance in ("public", "scheduled"):
+        arguments = set(root["module"][instance]) - {"source"}
+        expected = set(module["variable"]) - (only_scheduled if instance == "public" else set())
+        assert arguments == expected, (instance, expected ^ arguments)

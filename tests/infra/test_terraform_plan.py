@@ -107,7 +107,10 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
     scheduled = _by_type(plan, "module.scheduled.")
     # Public webhook + API key: allUsers, both secrets (one mounted), no invoker account or job.
     assert resources["module.public.google_cloud_run_service_iam_member.public[0]"]["member"] == "allUsers"
-    assert public["google_secret_manager_secret"] == 3
+    # cec credentials, API keys, webhook secret, plan-token keys, caller policies.
+    assert public["google_secret_manager_secret"] == 5 and scheduled["google_secret_manager_secret"] == 4
+    assert public["google_logging_project_sink"] == 1 and public["google_logging_project_bucket_config"] == 1
+    assert scheduled["google_bigquery_dataset"] == 1 and scheduled["google_bigquery_dataset_iam_member"] == 1
     assert public["google_service_account"] == 2 and public["google_cloud_scheduler_job"] == 0
     function = resources["module.public.google_cloudfunctions2_function.this"]
     service = function["service_config"][0]

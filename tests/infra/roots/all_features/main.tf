@@ -2,8 +2,8 @@
 # (tests/infra/test_terraform_plan.py: init, validate, plan on google 6.14.0 and
 # 6.50.0). Never applied. Two instances, since schedules need a private function
 # with "iam" while public exposure forbids "iam":
-#   public    - webhook + API key, allUsers, every optional variable set;
-#   scheduled - iam + schedules + invoker members, every optional variable set.
+#   public    - webhook + API key, allUsers, audit to a log bucket, every optional variable set;
+#   scheduled - iam + schedules + invoker members, audit to BigQuery, every optional variable set.
 # Adding a module variable? Give it a non-default value in both blocks below
 # (terraform.tfvars holds the values; variables.tf declares them), so the plan
 # exercises it.
@@ -58,6 +58,10 @@ module "public" {
   labels                           = var.labels
   iam_propagation_seconds          = var.iam_propagation_seconds
   monitoring                       = var.monitoring
+  plan_tokens                      = var.plan_tokens
+  caller_policies                  = var.caller_policies
+  audit_sink                       = "log_bucket"
+  audit_retention_days             = var.audit_retention_days
 }
 
 module "scheduled" {
@@ -88,4 +92,8 @@ module "scheduled" {
   labels                           = var.labels
   iam_propagation_seconds          = var.iam_propagation_seconds
   monitoring                       = var.monitoring
+  plan_tokens                      = var.plan_tokens
+  caller_policies                  = var.caller_policies
+  audit_sink                       = "bigquery"
+  audit_retention_days             = var.audit_retention_days
 }

@@ -27,3 +27,6 @@ monitoring = {
   alert_window_seconds   = 600
   server_error_threshold = 3
 }
+plan_tokens          = true
+caller_policies      = true
+audit_retention_days = 90

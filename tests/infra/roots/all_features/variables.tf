@@ -87,3 +87,15 @@ variable "monitoring" {
   description = "Monitoring settings."
   type        = any
 }
+variable "plan_tokens" {
+  description = "Plan-token signing keys secret."
+  type        = bool
+}
+variable "caller_policies" {
+  description = "Caller policies secret."
+  type        = bool
+}
+variable "audit_retention_days" {
+  description = "Audit retention."
+  type        = number
+}
