@@ -71,7 +71,8 @@ for version in ${PYTHONS:-3.12 3.11 3.13}; do
   fi
   venv=".venv-py$version"
   if .venv/bin/python -c "import sys; sys.exit(sys.version[:${#version}+1] != '$version.')"; then venv=.venv; fi
-  [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"
+  # A venv cut short (no pip) is made again.
+  "$venv/bin/python" -m pip --version >/dev/null 2>&1 || "$interpreter" -m venv --clear "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   if $full; then marker=(); else marker=(-m "not external_tools"); fi
   echo "--- pytest on Python $version${marker[*]:+ (${marker[*]})}"
