@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: lint, type check, security scans, then pytest
 # (unit, integration against the simulator over loopback, the real server process,
-# and the infra checks).
+# and the infra checks) on each Python of the matrix below.
 # Creates .venv if needed. Extra arguments go to pytest, e.g. scripts/test.sh -k auth
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,4 +60,36 @@ else
   echo "advisory snapshot not found (../shared/data/pypa-advisory-db or \$ADVISORY_DB): skipped" >&2
 fi
 echo "--- pytest"
-exec .venv/bin/python -m pytest "$@"
+# Python matrix (issue 11): the deployed runtime (python312, infra/) runs the whole
+# suite; 3.11 and 3.13 run it without the external-tool tests (Terraform, gcloud,
+# checkov, shellcheck: they check infra/, not the Python, and take minutes). Each
+# version has its own venv (.venv when it is that version). A missing version is
+# skipped with a note, and the first one found runs the whole suite; under CI=true a
+# missing version fails the run. PYTHONS="3.12" runs one.
+find_python() { # VERSION -> an interpreter of that version, from PATH or pyenv
+  local candidate
+  for candidate in "python$1" "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions/$1"*/bin/"python$1"; do
+    if "$candidate" -c "import sys; sys.exit(sys.version[:${#1}+1] != '$1.')" 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+status=0 full=true
+for version in ${PYTHONS:-3.12 3.11 3.13}; do
+  if ! interpreter="$(find_python "$version")"; then
+    [ "${CI:-}" = true ] && { echo "Python $version not found (pyenv install $version)" >&2; exit 1; }
+    echo "Python $version not found: its run is skipped (CI requires it)" >&2; continue
+  fi
+  venv=".venv-py$version"
+  if .venv/bin/python -c "import sys; sys.exit(sys.version[:${#version}+1] != '$version.')"; then venv=.venv; fi
+  # A venv cut short (no pip) is made again.
+  "$venv/bin/python" -m pip --version >/dev/null 2>&1 || "$interpreter" -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  if $full; then marker=(); else marker=(-m "not external_tools"); fi
+  echo "--- pytest on Python $version${marker[*]:+ (${marker[*]})}"
+  "$venv/bin/python" -m pytest ${marker[@]+"${marker[@]}"} "$@" || status=1
+  full=false
+done
+$full && { echo "none of the matrix's Pythons (${PYTHONS:-3.12 3.11 3.13}) was found" >&2; exit 1; }
+exit $status

@@ -3,6 +3,8 @@
 # resources, identities and grants as infra/terraform, for users without
 # Terraform. Safe to re-run: every step creates what is missing and updates the
 # rest. --dry-run prints the commands instead of running them (no gcloud needed).
+# Written for bash 3.2 too (macOS): no mapfile, and every array that may be empty
+# is expanded as ${A[@]+"${A[@]}"}, which `set -u` accepts before bash 4.4.
 set -euo pipefail
 
 usage() {
@@ -16,12 +18,15 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
   --caller-auth LIST    comma list of iam, webhook, api_key; default iam
   --public              let allUsers invoke (needs webhook and/or api_key, not iam)
   --invoker MEMBER      extra IAM member allowed to invoke (repeatable)
+  --runtime RUNTIME     python311, python312 (default) or python313
   --schedule CRON       create or update a Cloud Scheduler job with this schedule
   --job NAME            scheduler job suffix, default nightly
   --time-zone TZ        scheduler time zone, default Etc/UTC
   --dnids LIST          comma list of DNIDs the scheduled job deletes
   --request-budget S    REQUEST_BUDGET_SECONDS, default 25
-  --timeout S           function timeout, default 60 (at least budget + 5)
+  --timeout S           function timeout, default 60 (at least budget + 5; with
+                        --schedule at most 1785, as Scheduler waits 30 min at most)
+  --iam-wait S          seconds to wait after the IAM grants, default 60
   --credentials-source S  volume (default: the AK/SK secret mounted as a file) or
                         secret_manager (read with the client library)
   --concurrency N       requests per instance, default 1; THREADS is set to match
@@ -34,7 +39,7 @@ die() { echo "deploy.sh: $*" >&2; exit 2; }
 
 PROJECT="" CEC_BASE_URL="" REGION="europe-west1" NAME="cec-called-routes"
 CALLER_AUTH="iam" PUBLIC=false SCHEDULE="" JOB="nightly" TIME_ZONE="Etc/UTC"
-DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false
+DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false RUNTIME="python312" IAM_WAIT=60
 CREDENTIALS_SOURCE="volume" CONCURRENCY=1
 INVOKERS=()
 
@@ -53,6 +58,8 @@ while [[ $# -gt 0 ]]; do
     --dnids) DNIDS="${2:?}"; shift 2 ;;
     --request-budget) BUDGET="${2:?}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?}"; shift 2 ;;
+    --runtime) RUNTIME="${2:?}"; shift 2 ;;
+    --iam-wait) IAM_WAIT="${2:?}"; shift 2 ;;
     --credentials-source) CREDENTIALS_SOURCE="${2:?}"; shift 2 ;;
     --concurrency) CONCURRENCY="${2:?}"; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
@@ -65,8 +72,13 @@ done
 [[ -n "$PROJECT" ]] || die "--project is required"
 [[ "$CEC_BASE_URL" =~ ^https://[^[:space:]/]+(/[^[:space:]]*)?$ ]] || die "--cec-base-url must be an https:// URL"
 [[ "$NAME" =~ ^[a-z][a-z0-9-]{1,22}[a-z0-9]$ ]] || die "--name must be 3-24 lowercase letters, digits or hyphens"
-[[ "$BUDGET" =~ ^[0-9]+$ && "$TIMEOUT" =~ ^[0-9]+$ ]] || die "--request-budget and --timeout are whole seconds"
+[[ "$BUDGET" =~ ^[0-9]+$ && "$TIMEOUT" =~ ^[0-9]+$ && "$IAM_WAIT" =~ ^[0-9]+$ ]] ||
+  die "--request-budget, --timeout and --iam-wait are whole seconds"
+((BUDGET > 0)) || die "--request-budget must be above 0"
 ((TIMEOUT >= BUDGET + 5)) || die "--timeout must be at least --request-budget + 5 so the function can answer in time"
+((TIMEOUT <= 3600)) || die "--timeout must be at most 3600"
+((IAM_WAIT <= 600)) || die "--iam-wait must be at most 600"
+case "$RUNTIME" in python311 | python312 | python313) ;; *) die "--runtime must be python311, python312 or python313" ;; esac
 [[ "$CREDENTIALS_SOURCE" == volume || "$CREDENTIALS_SOURCE" == secret_manager ]] ||
   die "--credentials-source must be volume or secret_manager"
 [[ "$CONCURRENCY" =~ ^[1-9][0-9]{0,2}$ ]] || die "--concurrency must be 1-999"
@@ -93,6 +105,8 @@ if [[ -n "$SCHEDULE" ]]; then
     die "--schedule needs caller-auth iam and no --public (Cloud Scheduler sends an OIDC token only)"
   fi
   [[ "$DNIDS" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--schedule needs --dnids as a comma list of numbers"
+  # Scheduler's attempt deadline (timeout + 15 s) must stay within 15 s..30 min.
+  ((TIMEOUT + 15 <= 1800)) || die "--timeout must be at most 1785 with --schedule (Cloud Scheduler waits 30 minutes at most)"
 fi
 
 # --- Helpers ----------------------------------------------------------------
@@ -105,6 +119,18 @@ show() {
   echo "${out% }"
 }
 run() { if $DRY_RUN; then show "$@"; else "$@"; fi; }
+# capture VAR PLACEHOLDER CMD...: VAR=$(CMD); a dry run prints the lookup and uses
+# the placeholder.
+capture() {
+  local var="$1" placeholder="$2"
+  shift 2
+  if $DRY_RUN; then
+    echo "${var}=\$($(show "$@"))"
+    printf -v "$var" '%s' "$placeholder"
+  else
+    printf -v "$var" '%s' "$("$@")"
+  fi
+}
 # exists CMD...: true if the describe command succeeds. A dry run cannot know,
 # so it prints the check and assumes the resource is missing.
 exists() {
@@ -119,10 +145,14 @@ BUILD_SA="${NAME}-build@${PROJECT}.iam.gserviceaccount.com"
 INVOKER_SA="${NAME}-inv@${PROJECT}.iam.gserviceaccount.com"
 REPO="${NAME}-images"
 BUCKET="${PROJECT}-${NAME}-src"
+HERE="${ROOT}/infra/gcloud"
 
 # The deployable code only: never tests, the simulator, docs or local files.
-mapfile -t SOURCE_FILES < <(cd "$ROOT" && { echo main.py; echo requirements.txt; find function -name '*.py' -not -path '*/__pycache__/*'; } | LC_ALL=C sort)
-SOURCE_HASH="$(cd "$ROOT" && sha256sum "${SOURCE_FILES[@]}" | sha256sum | cut -c1-16)"
+SOURCE_FILES=()
+while IFS= read -r file; do SOURCE_FILES+=("$file"); done < <(
+  cd "$ROOT" && { echo main.py; echo requirements.txt; find function -name '*.py' -not -path '*/__pycache__/*'; } | LC_ALL=C sort
+)
+SOURCE_HASH="$(cd "$ROOT" && sha256sum ${SOURCE_FILES[@]+"${SOURCE_FILES[@]}"} | sha256sum | cut -c1-16)"
 OBJECT="source/${NAME}-${SOURCE_HASH}.zip"
 
 # --- 1. APIs ----------------------------------------------------------------
@@ -130,7 +160,10 @@ run gcloud services enable cloudfunctions.googleapis.com run.googleapis.com clou
   artifactregistry.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com iam.googleapis.com "${P[@]}"
 
 # --- 2. Service accounts ----------------------------------------------------
-for pair in "fn:function runtime" "build:function build" "inv:invoker"; do
+# The invoker exists only to sign the scheduler's OIDC tokens, as in Terraform.
+ACCOUNTS=("fn:function runtime" "build:function build")
+[[ -z "$SCHEDULE" ]] || ACCOUNTS+=("inv:invoker")
+for pair in "${ACCOUNTS[@]}"; do
   suffix="${pair%%:*}"
   exists gcloud iam service-accounts describe "${NAME}-${suffix}@${PROJECT}.iam.gserviceaccount.com" "${P[@]}" ||
     run gcloud iam service-accounts create "${NAME}-${suffix}" --display-name="${NAME} ${pair#*:}" "${P[@]}"
@@ -149,17 +182,25 @@ done
 MOUNTED=()
 $has_webhook && MOUNTED+=("${NAME}-webhook-secret")
 [[ "$CREDENTIALS_SOURCE" == volume ]] && MOUNTED+=("${NAME}-cec-credentials")
-if ! $DRY_RUN; then
+if ((${#MOUNTED[@]} > 0)); then
   # A mounted secret must have a version before the function can deploy.
-  for secret in "${MOUNTED[@]}"; do
-    [[ -n "$(gcloud secrets versions list "$secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")" ]] ||
+  for secret in ${MOUNTED[@]+"${MOUNTED[@]}"}; do
+    VERSIONS=(gcloud secrets versions list "$secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")
+    if $DRY_RUN; then
+      echo "# stops unless this prints a version: $(show "${VERSIONS[@]}")"
+    elif [[ -z "$("${VERSIONS[@]}")" ]]; then
       die "add a version to ${secret} first (see infra/README.md), then re-run"
+    fi
   done
 fi
 
 # --- 4. Build: image repository, source bucket, build account grants --------
 exists gcloud artifacts repositories describe "$REPO" --location="$REGION" "${P[@]}" ||
-  run gcloud artifacts repositories create "$REPO" --repository-format=docker --location="$REGION" "${P[@]}"
+  run gcloud artifacts repositories create "$REPO" --repository-format=docker --location="$REGION" \
+    --labels=app=cec-called-routes "${P[@]}"
+# The same policies as the module's cleanup_policies (tests/infra compares them).
+run gcloud artifacts repositories set-cleanup-policies "$REPO" --location="$REGION" \
+  --policy="${HERE}/image-cleanup-policy.json" --no-dry-run "${P[@]}"
 run gcloud artifacts repositories add-iam-policy-binding "$REPO" --location="$REGION" \
   --member="serviceAccount:${BUILD_SA}" --role=roles/artifactregistry.writer "${P[@]}"
 run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${BUILD_SA}" \
@@ -167,19 +208,37 @@ run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$
 exists gcloud storage buckets describe "gs://${BUCKET}" "${P[@]}" ||
   run gcloud storage buckets create "gs://${BUCKET}" --location="$REGION" --uniform-bucket-level-access \
     --public-access-prevention "${P[@]}"
+# Versioning and the lifecycle rule of the module's bucket (old versions are
+# rollback aids; three are kept).
+run gcloud storage buckets update "gs://${BUCKET}" --versioning \
+  --lifecycle-file="${HERE}/source-lifecycle.json" --update-labels=app=cec-called-routes "${P[@]}"
 run gcloud storage buckets add-iam-policy-binding "gs://${BUCKET}" --member="serviceAccount:${BUILD_SA}" \
   --role=roles/storage.objectViewer "${P[@]}"
+# Gen2 copies the source into gcf-v2-sources-<project number>-<region>, created on
+# the first deployment, and Cloud Build reads it from there as the build account
+# (hashicorp/terraform-provider-google#20571). Project-level, so it may precede the
+# bucket, and narrowed to that bucket by an IAM condition on the resource name
+# (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
+capture PROJECT_NUMBER PROJECT_NUMBER gcloud projects describe "$PROJECT" --format='value(projectNumber)'
+GCF_SOURCES="projects/_/buckets/gcf-v2-sources-${PROJECT_NUMBER}-${REGION}"
+run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${BUILD_SA}" \
+  --role=roles/storage.objectViewer \
+  --condition="^;^title=gcf-v2-sources-${REGION};description=Only the bucket Cloud Functions copies this region's sources into.;expression=resource.name == \"${GCF_SOURCES}\" || resource.name.startsWith(\"${GCF_SOURCES}/\")"
+
+# IAM changes take time to reach every service; deploying at once can fail at
+# random on a first run (the module waits the same way, with time_sleep).
+run sleep "$IAM_WAIT"
 
 # --- 5. Source: zip the allow-listed files under a content-hash name --------
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
 if $DRY_RUN; then
-  echo "# zip ${SOURCE_FILES[*]} -> ${STAGE}/source.zip"
+  echo "# zip ${SOURCE_FILES[*]+${SOURCE_FILES[*]}} -> ${STAGE}/source.zip"
 else
   (cd "$ROOT" && python3 -c 'import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     for f in sys.argv[2:]:
-        z.write(f)' "${STAGE}/source.zip" "${SOURCE_FILES[@]}")
+        z.write(f)' "${STAGE}/source.zip" ${SOURCE_FILES[@]+"${SOURCE_FILES[@]}"})
 fi
 exists gcloud storage objects describe "gs://${BUCKET}/${OBJECT}" "${P[@]}" ||
   run gcloud storage cp "${STAGE}/source.zip" "gs://${BUCKET}/${OBJECT}" "${P[@]}"
@@ -202,40 +261,45 @@ ENV_VARS+=";THREADS=${CONCURRENCY}"
 $has_api_key && ENV_VARS+=";API_KEYS_SECRET=projects/${PROJECT}/secrets/${NAME}-api-keys/versions/latest"
 ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
 $has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
+ENV_VARS+=";LOG_EXECUTION_ID=true" # the platform's own; declared, as in Terraform
 SECRET_FLAGS=()
-((${#MOUNTS[@]} > 0)) && SECRET_FLAGS+=(--set-secrets="$(IFS=,; echo "${MOUNTS[*]}")")
+SECRET_SPEC="" # --set-secrets takes one comma list of every mount
+for mount in ${MOUNTS[@]+"${MOUNTS[@]}"}; do SECRET_SPEC+="${SECRET_SPEC:+,}${mount}"; done
+[[ -z "$SECRET_SPEC" ]] || SECRET_FLAGS+=(--set-secrets="$SECRET_SPEC")
 
 run gcloud functions deploy "$NAME" --gen2 --region="$REGION" "${P[@]}" \
-  --runtime=python312 --entry-point=delete_called_route --trigger-http --no-allow-unauthenticated \
+  --runtime="$RUNTIME" --entry-point=delete_called_route --trigger-http --no-allow-unauthenticated \
   --source="gs://${BUCKET}/${OBJECT}" \
   --service-account="$RUNTIME_SA" \
   --build-service-account="projects/${PROJECT}/serviceAccounts/${BUILD_SA}" \
   --docker-repository="projects/${PROJECT}/locations/${REGION}/repositories/${REPO}" \
   --ingress-settings=all --memory=256Mi --timeout="${TIMEOUT}s" \
-  --min-instances=0 --max-instances=3 --concurrency="$CONCURRENCY" "${CPU_FLAGS[@]}" \
-  --set-env-vars="$ENV_VARS" "${SECRET_FLAGS[@]}"
+  --min-instances=0 --max-instances=3 --concurrency="$CONCURRENCY" ${CPU_FLAGS[@]+"${CPU_FLAGS[@]}"} \
+  --update-labels=app=cec-called-routes \
+  --set-env-vars="$ENV_VARS" ${SECRET_FLAGS[@]+"${SECRET_FLAGS[@]}"}
 
 # --- 7. Who may invoke: this function only ---------------------------------
-MEMBERS=("serviceAccount:${INVOKER_SA}" "${INVOKERS[@]}")
+MEMBERS=(${INVOKERS[@]+"${INVOKERS[@]}"})
+[[ -z "$SCHEDULE" ]] || MEMBERS+=("serviceAccount:${INVOKER_SA}")
 $PUBLIC && MEMBERS+=(allUsers)
-for member in "${MEMBERS[@]}"; do
+for member in ${MEMBERS[@]+"${MEMBERS[@]}"}; do
   run gcloud functions add-invoker-policy-binding "$NAME" --region="$REGION" --member="$member" "${P[@]}"
 done
 
 # --- 8. Optional schedule ---------------------------------------------------
 if [[ -n "$SCHEDULE" ]]; then
-  if $DRY_RUN; then
-    URI="https://FUNCTION-URI" # placeholder: the line above prints how to look it up
-    echo "URI=\$($(show gcloud functions describe "$NAME" --gen2 --region="$REGION" --format='value(serviceConfig.uri)' "${P[@]}"))"
-  else
-    URI="$(gcloud functions describe "$NAME" --gen2 --region="$REGION" --format='value(serviceConfig.uri)' "${P[@]}")"
-  fi
+  capture URI "https://FUNCTION-URI" gcloud functions describe "$NAME" --gen2 --region="$REGION" \
+    --format='value(serviceConfig.uri)' "${P[@]}"
   # Scheduler waits longer than the function may run; audience = exact URI.
   JOB_FLAGS=(--location="$REGION" --schedule="$SCHEDULE" --time-zone="$TIME_ZONE" --uri="$URI"
     --http-method=POST --message-body="{\"dnids\":[${DNIDS}]}"
     --oidc-service-account-email="$INVOKER_SA" --oidc-token-audience="$URI"
     --attempt-deadline="$((TIMEOUT + 15))s" --max-retry-attempts=3 --min-backoff=30s --max-backoff=600s
     --max-doublings=3 "${P[@]}")
+  # A dry run shows both branches: the update applies when the job exists.
+  if $DRY_RUN; then
+    echo "# if the job exists, instead: $(show gcloud scheduler jobs update http "${NAME}-${JOB}" "${JOB_FLAGS[@]}" --update-headers=Content-Type=application/json)"
+  fi
   if exists gcloud scheduler jobs describe "${NAME}-${JOB}" --location="$REGION" "${P[@]}"; then
     run gcloud scheduler jobs update http "${NAME}-${JOB}" "${JOB_FLAGS[@]}" --update-headers=Content-Type=application/json
   else

@@ -9,6 +9,13 @@ locals {
     tolist(fileset(local.source_dir, "function/**/*.py")),
   ))
 
+  # Named by the content of the files (sha256 of "<sha256>  <path>" lines, as
+  # `sha256sum FILES | sha256sum` prints it), so infra/gcloud/deploy.sh names the
+  # same code the same object, and the name is known without reading the zip.
+  source_hash = substr(sha256(join("", [
+    for f in local.source_files : "${filesha256("${local.source_dir}/${f}")}  ${f}\n"
+  ])), 0, 16)
+
   # One secret container per secret the function reads. Values are added out of
   # band with `gcloud secrets versions add`, so none ever enters Terraform state.
   secrets = merge(
@@ -43,6 +50,9 @@ locals {
     IDEMPOTENCY_FIRESTORE_DATABASE   = local.firestore_store ? var.firestore_database_name : null
     IDEMPOTENCY_FIRESTORE_COLLECTION = local.firestore_store ? var.idempotency_collection : null
     IDEMPOTENCY_ON_STORE_ERROR       = var.idempotency_on_store_error
+
+    # The platform adds it to every gen2 function; declaring it keeps plans clean.
+    LOG_EXECUTION_ID = "true"
   }) : key => value if value != null }
 
   labels = merge(var.labels, { app = "cec-called-routes" })
@@ -56,6 +66,10 @@ locals {
   credentials_file   = "/etc/secrets/cec/credentials.json"
 }
 
+# A data source: the zip is written under .terraform/tmp when Terraform plans.
+# `terraform apply` (which plans first) always has it; a saved plan applied in
+# another job or machine does not, so run plan and apply in the same workspace
+# (or carry .terraform/tmp along with the plan file). See infra/README.md.
 data "archive_file" "source" {
   type        = "zip"
   output_path = "${path.root}/.terraform/tmp/${var.name}-source.zip"
@@ -84,6 +98,8 @@ resource "google_storage_bucket" "source" {
   }
 
   # Objects are named by content hash, so old versions are only rollback aids.
+  # infra/gcloud/source-lifecycle.json is the same rule for deploy.sh (tests/infra
+  # compares them), as image-cleanup-policy.json is for cleanup_policies below.
   lifecycle_rule {
     condition {
       num_newer_versions = 3
@@ -98,7 +114,7 @@ resource "google_storage_bucket" "source" {
 resource "google_storage_bucket_object" "source" {
   # The hash in the name makes a code change a new object, which makes the
   # function's build_config change, which redeploys it.
-  name   = "source/${var.name}-${data.archive_file.source.output_md5}.zip"
+  name   = "source/${var.name}-${local.source_hash}.zip"
   bucket = google_storage_bucket.source.name
   source = data.archive_file.source.output_path
 }
@@ -124,6 +140,7 @@ resource "google_artifact_registry_repository" "images" {
     id     = "delete-old"
     action = "DELETE"
     condition {
+      tag_state  = "ANY"
       older_than = "2592000s"
     }
   }
@@ -201,12 +218,7 @@ resource "google_cloudfunctions2_function" "this" {
   }
 
   # A deployment checks the runtime account's access to mounted secrets and the
-  # build account's permissions, so the grants must exist first.
-  depends_on = [
-    google_secret_manager_secret_iam_member.runtime_access,
-    google_project_iam_member.runtime_firestore,
-    google_project_iam_member.build_logs,
-    google_artifact_registry_repository_iam_member.build_push,
-    google_storage_bucket_iam_member.build_source,
-  ]
+  # build account's permissions, so the grants must exist, and have propagated,
+  # first (iam.tf waits after every grant).
+  depends_on = [time_sleep.iam_propagation]
 }

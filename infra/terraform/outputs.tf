@@ -14,8 +14,8 @@ output "service_account_email" {
 }
 
 output "invoker_service_account_email" {
-  description = "Service account that Cloud Scheduler (or Workflows) uses to call the function."
-  value       = google_service_account.invoker.email
+  description = "Service account the Cloud Scheduler jobs call the function with; null without schedules."
+  value       = one(google_service_account.invoker[*].email)
 }
 
 output "secret_ids" {

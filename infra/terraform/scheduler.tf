@@ -2,7 +2,9 @@ locals {
   function_uri = google_cloudfunctions2_function.this.service_config[0].uri
 
   # Cloud Scheduler must wait longer than the function may run, or it records a
-  # failure (and retries) while the function is still deleting.
+  # failure (and retries) while the function is still deleting. HTTP targets
+  # accept 15 s to 30 min, so with schedules timeout_seconds is at most 1785
+  # (validated in variables.tf).
   attempt_deadline = "${var.timeout_seconds + 15}s"
 }
 
@@ -35,7 +37,7 @@ resource "google_cloud_scheduler_job" "this" {
 
     # Cloud Run accepts an ID token only if its audience is the service URI.
     oidc_token {
-      service_account_email = google_service_account.invoker.email
+      service_account_email = google_service_account.invoker[0].email
       audience              = local.function_uri
     }
   }

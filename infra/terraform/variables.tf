@@ -38,8 +38,10 @@ variable "runtime" {
   default     = "python312"
 
   validation {
-    condition     = can(regex("^python3(1[2-9])$", var.runtime))
-    error_message = "runtime must be python312 or newer."
+    # The versions the test suite runs on (scripts/test.sh's matrix) and Cloud
+    # Functions offers; widen this only together with that matrix.
+    condition     = contains(["python311", "python312", "python313"], var.runtime)
+    error_message = "runtime must be python311, python312 or python313."
   }
 }
 
@@ -55,7 +57,7 @@ variable "caller_auth" {
 }
 
 variable "public_access" {
-  description = "Grant roles/run.invoker to allUsers so SaaS tools without Google identity can call. Needs caller_auth of webhook and/or api_key only."
+  description = "Grant roles/run.invoker to allUsers so SaaS tools without Google identity can call. Needs caller_auth of webhook and/or api_key only. Refused at apply in organisations enforcing Domain Restricted Sharing (iam.allowedPolicyMemberDomains): see infra/README.md."
   type        = bool
   default     = false
 
@@ -134,6 +136,13 @@ variable "timeout_seconds" {
     # platform kills the request, so the platform timeout sits above the budget.
     condition     = var.timeout_seconds >= var.request_budget_seconds + 5 && var.timeout_seconds <= 3600
     error_message = "timeout_seconds must be at least request_budget_seconds + 5 and at most 3600."
+  }
+
+  validation {
+    # Scheduler's attempt_deadline is timeout_seconds + 15 and must be at most
+    # 30 min (HTTP targets accept 15 s to 30 min).
+    condition     = length(var.schedules) == 0 || var.timeout_seconds + 15 <= 1800
+    error_message = "with schedules, timeout_seconds must be at most 1785 (Cloud Scheduler waits at most 30 minutes)."
   }
 }
 
@@ -351,5 +360,39 @@ variable "cec_credentials_source" {
   validation {
     condition     = contains(["volume", "secret_manager"], var.cec_credentials_source)
     error_message = "cec_credentials_source must be \"volume\" or \"secret_manager\"."
+  }
+}
+
+# --- Deployment pacing (issue 11) -----------------------------------------------
+
+variable "iam_propagation_seconds" {
+  description = "Seconds to wait after the IAM grants before deploying the function (IAM changes take time to propagate)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.iam_propagation_seconds >= 0 && var.iam_propagation_seconds <= 600
+    error_message = "iam_propagation_seconds must be 0-600."
+  }
+}
+
+# --- Monitoring (issue 11) ------------------------------------------------------
+
+variable "monitoring" {
+  description = "Log-based metrics from the function's summary line, alert policies (upstream_auth_failed, 5xx) and a dashboard; null creates none of them. notification_channels are ids like projects/P/notificationChannels/N."
+  type = object({
+    notification_channels  = optional(list(string), [])
+    alert_window_seconds   = optional(number, 300)
+    server_error_threshold = optional(number, 0)
+  })
+  default = null
+
+  validation {
+    condition = var.monitoring == null || (
+      try(var.monitoring.alert_window_seconds >= 60 && var.monitoring.alert_window_seconds <= 86400, false) &&
+      try(var.monitoring.server_error_threshold >= 0, false) &&
+      alltrue([for c in try(var.monitoring.notification_channels, []) : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    )
+    error_message = "monitoring.alert_window_seconds must be 60-86400, server_error_threshold >= 0, and notification_channels ids of the form projects/P/notificationChannels/N."
   }
 }

@@ -26,3 +26,11 @@ def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: P
     )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """External consumers (npm, Java): scripts/test.sh runs them on the runtime Python only."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.external_tools)

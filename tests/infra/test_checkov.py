@@ -6,11 +6,14 @@ import json
 import re
 import subprocess
 
+import pytest
+
 from ._infra import ROOT, TF_DIR, tool
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 
 
+@pytest.mark.external_tools
 def test_checkov_finds_no_failed_check() -> None:
     checkov = tool("CHECKOV_BIN", "checkov", "pip install -r requirements-infra.txt in its own venv")
     result = subprocess.run(

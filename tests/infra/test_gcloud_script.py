@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -41,6 +42,7 @@ def commands(output: str, prefix: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith(prefix)]
 
 
+@pytest.mark.external_tools
 def test_shellcheck_is_clean() -> None:
     shellcheck = tool("SHELLCHECK_BIN", "shellcheck", "apt-get install -y shellcheck")
     result = subprocess.run([shellcheck, "-x", str(DEPLOY_SH)], capture_output=True, text=True, timeout=60, check=False)
@@ -60,7 +62,7 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
     (deploy,) = commands(out, "gcloud functions deploy ")
     assert "--entry-point=delete_called_route" in deploy
     assert "--no-allow-unauthenticated" in deploy and "--gen2" in deploy
-    assert re.search(r"--runtime=python3(1[2-9])\b", deploy)
+    assert "--runtime=python312 " in deploy
     assert f"--service-account={RUNTIME_SA}" in deploy
     assert "allUsers" not in out and "allAuthenticatedUsers" not in out
     # The AK/SK secret is mounted as a file (issue 14), nothing else.
@@ -69,6 +71,8 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
     # Every variable it sets is one the code reads.
     env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1)
     names = {pair.split("=", 1)[0] for pair in env.split(";")}
+    assert "LOG_EXECUTION_ID=true" in env.split(";")  # the platform's own, declared as in Terraform
+    names.discard("LOG_EXECUTION_ID")
     aliases = {f.alias for f in Settings.model_fields.values() if f.alias} | {"GOOGLE_CLOUD_PROJECT"}
     assert names <= aliases, names - aliases
     assert {
@@ -89,6 +93,9 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
     assert f"--member=serviceAccount:{RUNTIME_SA}" in bindings[0]
     assert "--role=roles/secretmanager.secretAccessor" in bindings[0]
     assert "CEC_CREDENTIALS_FILE=/etc/secrets/cec/credentials.json" in env
+    # No schedule: no invoker account, and nobody but invoker_members may call.
+    assert "cec-called-routes-inv" not in out
+    assert not commands(out, "gcloud functions add-invoker-policy-binding ")
 
 
 def test_secret_manager_source_and_concurrency_are_chosen_by_flags(tmp_path: Path) -> None:
@@ -158,8 +165,88 @@ def test_schedule_uses_oidc_with_the_function_uri_as_audience(tmp_path: Path) ->
     assert f"--oidc-token-audience={uri}" in job
     assert "--oidc-service-account-email=cec-called-routes-inv@my-proj-123.iam.gserviceaccount.com" in job
     assert """'--message-body={"dnids":[4001,4002]}'""" in job
-    assert int(search(r"--attempt-deadline=(\d+)s", job).group(1)) > 60
+    assert int(search(r"--attempt-deadline=(\d+)s", job).group(1)) == 75
     assert "--headers=Content-Type=application/json" in job
+    assert "gcloud iam service-accounts create cec-called-routes-inv " in result.stdout
+    (binding,) = commands(result.stdout, "gcloud functions add-invoker-policy-binding ")
+    assert "--member=serviceAccount:cec-called-routes-inv@my-proj-123.iam.gserviceaccount.com" in binding
+
+
+def test_build_account_reads_gcf_sources_and_the_grants_are_waited_for(tmp_path: Path) -> None:
+    out = dry_run(tmp_path, *BASE, "--region", "europe-west4", "--iam-wait", "45").stdout.splitlines()
+    lookup = out.index("PROJECT_NUMBER=$(gcloud projects describe my-proj-123 '--format=value(projectNumber)')")
+    (grant,) = [line for line in out if "--role=roles/storage.objectViewer" in line and "projects add-iam" in line]
+    bucket = "projects/_/buckets/gcf-v2-sources-PROJECT_NUMBER-europe-west4"
+    assert f'expression=resource.name == "{bucket}" || resource.name.startsWith("{bucket}/")' in grant
+    assert "--member=serviceAccount:cec-called-routes-build@my-proj-123.iam.gserviceaccount.com" in grant
+    # The wait comes after the last grant and before the deploy, as time_sleep in Terraform.
+    grants = [i for i, line in enumerate(out) if "add-iam-policy-binding" in line]
+    (sleep,) = [i for i, line in enumerate(out) if line == "sleep 45"]
+    (deploy,) = [i for i, line in enumerate(out) if line.startswith("gcloud functions deploy ")]
+    assert lookup < grants[-1] < sleep < deploy
+
+
+def test_repository_and_bucket_policies_are_the_modules(tmp_path: Path) -> None:
+    """deploy.sh applies infra/gcloud/*.json; they say what main.tf's blocks say."""
+    from ._infra import load_module
+
+    out = dry_run(tmp_path, *BASE).stdout
+    (cleanup,) = commands(out, "gcloud artifacts repositories set-cleanup-policies ")
+    assert f"--policy={ROOT}/infra/gcloud/image-cleanup-policy.json --no-dry-run" in cleanup
+    (update,) = commands(out, "gcloud storage buckets update ")
+    assert f"--versioning --lifecycle-file={ROOT}/infra/gcloud/source-lifecycle.json" in update
+
+    resources = load_module()["resource"]
+    repo = resources["google_artifact_registry_repository.images"]
+    expected = []
+    for policy in repo["cleanup_policies"]:
+        entry: dict[str, object] = {"name": policy["id"], "action": {"type": policy["action"].capitalize()}}
+        for recent in policy.get("most_recent_versions", []):
+            entry["mostRecentVersions"] = {"keepCount": recent["keep_count"]}
+        for condition in policy.get("condition", []):
+            entry["condition"] = {"tagState": condition["tag_state"].lower(), "olderThan": condition["older_than"]}
+        expected.append(entry)
+    assert json.loads((ROOT / "infra/gcloud/image-cleanup-policy.json").read_text(encoding="utf-8")) == expected
+
+    bucket = resources["google_storage_bucket.source"]
+    assert bucket["versioning"][0]["enabled"] is True
+    rules = []
+    for rule in bucket["lifecycle_rule"]:
+        condition = rule["condition"][0]
+        rules.append(
+            {
+                "action": {"type": rule["action"][0]["type"]},
+                "condition": {
+                    "numNewerVersions": condition["num_newer_versions"],
+                    "isLive": {"ARCHIVED": False, "LIVE": True}[condition["with_state"]],
+                },
+            }
+        )
+    assert json.loads((ROOT / "infra/gcloud/source-lifecycle.json").read_text(encoding="utf-8")) == {"rule": rules}
+
+
+def test_script_runs_on_bash_before_4_4() -> None:
+    """macOS ships bash 3.2: no mapfile/readarray/associative arrays, and under set -u an
+    empty array expanded as "${A[@]}" is an error before 4.4, so every expansion of an
+    array that may be empty uses ${A[@]+"${A[@]}"}."""
+    code = "\n".join(
+        line for line in DEPLOY_SH.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")
+    )
+    for feature in ("mapfile", "readarray", "declare -A", "local -A", "${!", ",,}", "^^}", "|&", "coproc"):
+        assert feature not in code, feature
+    arrays = set(re.findall(r"^\s*(?:local )?([A-Za-z_]+)=\(", code, flags=re.MULTILINE))
+    # Filled where they are declared, so never empty.
+    never_empty = {name for name in arrays if re.search(rf"^\s*{name}=\([^)\s$]", code, flags=re.MULTILINE)}
+    may_be_empty = arrays - never_empty
+    assert {"INVOKERS", "SECRET_FLAGS", "MEMBERS", "SOURCE_FILES"} <= may_be_empty
+    assert {"P", "SECRETS", "JOB_FLAGS"} <= never_empty
+    for name in may_be_empty:
+        for match in re.finditer(rf"\$\{{{name}\[([@*])\]\}}", code):
+            guard = f"${{{name}[{match.group(1)}]+"
+            before = code[: match.start()]
+            assert before.endswith((guard, guard + '"')), (
+                f"unguarded expansion of {name}: {before[-40:]}{match.group(0)}"
+            )
 
 
 @pytest.mark.parametrize(
@@ -171,6 +258,10 @@ def test_schedule_uses_oidc_with_the_function_uri_as_audience(tmp_path: Path) ->
         (["--caller-auth", "webhook", "--schedule", "0 3 * * *", "--dnids", "1"], "needs caller-auth iam"),
         (["--schedule", "0 3 * * *"], "--dnids"),
         (["--request-budget", "40", "--timeout", "30"], "--timeout must be at least"),
+        (["--timeout", "3601"], "--timeout must be at most 3600"),
+        (["--schedule", "0 3 * * *", "--dnids", "1", "--timeout", "1786"], "at most 1785 with --schedule"),
+        (["--runtime", "python314"], "--runtime must be python311, python312 or python313"),
+        (["--iam-wait", "soon"], "whole seconds"),
     ],
 )
 def test_unsafe_or_broken_combinations_are_refused_before_any_command(

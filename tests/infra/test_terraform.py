@@ -66,6 +66,9 @@ CONDITIONAL = {
     "IDEMPOTENCY_FIRESTORE_DATABASE": "firestore store",
     "IDEMPOTENCY_FIRESTORE_COLLECTION": "firestore store",
 }
+# Set by the platform on every gen2 function; declared so that plans stay clean.
+PLATFORM = {"LOG_EXECUTION_ID": "true"}
+RUNTIMES = {"python311", "python312", "python313"}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,7 @@ def secret_env(module: Module) -> dict[str, dict[str, Any]]:
 
 
 def test_module_has_the_usual_files_and_an_example_root() -> None:
-    for name in ("versions.tf", "variables.tf", "main.tf", "iam.tf", "scheduler.tf", "outputs.tf"):
+    for name in ("versions.tf", "variables.tf", "main.tf", "iam.tf", "scheduler.tf", "outputs.tf", "monitoring.tf"):
         assert (TF_DIR / name).is_file(), name
     example = TF_DIR / "examples" / "scheduled"
     assert (example / "terraform.tfvars.example").is_file()
@@ -129,13 +132,20 @@ def test_entry_point_is_the_function_main_py_exports(module: Module) -> None:
             bound.update(alias.asname or alias.name for alias in node.names)
     assert entry_point == "delete_called_route"
     assert entry_point in bound, "main.py does not define or import the entry point"
-    assert re.fullmatch(r"python3(1[2-9])", defaults(module)["runtime"])
+    assert defaults(module)["runtime"] == "python312"
     assert unwrap(build["runtime"]) == "var.runtime"
+    (rule,) = validations(module, "runtime")
+    for version in range(300, 320):
+        runtime = f"python{version}"
+        assert evaluate(rule, runtime=runtime) == (runtime in RUNTIMES), runtime
 
 
 def test_every_variable_the_code_reads_is_set_or_deliberately_unset(module: Module) -> None:
     aliases = settings_aliases()
     set_by_module = environment_keys(module) | set(secret_env(module))
+    assert set(PLATFORM) <= set_by_module
+    assert re.search(r'\bLOG_EXECUTION_ID = "true"', unwrap(module["locals"]["environment"]))
+    set_by_module -= set(PLATFORM)
     unknown = set_by_module - set(aliases)
     assert not unknown, f"the module sets variables the code never reads: {unknown}"
     unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET)
@@ -237,11 +247,15 @@ def test_scheduler_calls_the_function_uri_with_oidc_for_that_audience(module: Mo
 
     assert resolve(target["uri"]) == uri
     assert resolve(oidc["audience"]) == uri
-    assert unwrap(oidc["service_account_email"]) == "google_service_account.invoker.email"
+    assert unwrap(oidc["service_account_email"]) == "google_service_account.invoker[0].email"
     invoker = module["resource"]["google_cloud_run_service_iam_member.scheduler_invoker"]
     assert invoker["role"] == "roles/run.invoker"
-    assert invoker["member"] == "serviceAccount:${google_service_account.invoker.email}"
+    assert invoker["member"] == "serviceAccount:${google_service_account.invoker[0].email}"
     assert unwrap(invoker["service"]) == f"{FUNCTION}.name"
+    # The invoker account and its binding exist only with schedules.
+    assert unwrap(module["locals"]["scheduled"]) == "length(var.schedules) > 0"
+    for key in ("google_service_account.invoker", "google_cloud_run_service_iam_member.scheduler_invoker"):
+        assert unwrap(module["resource"][key]["count"]) == "local.scheduled ? 1 : 0", key
     assert target["http_method"] == "POST"
     assert "jsonencode({dnids = each.value.dnids})" in target["body"]
     assert job["retry_config"][0]["retry_count"]
@@ -249,11 +263,22 @@ def test_scheduler_calls_the_function_uri_with_oidc_for_that_audience(module: Mo
     # attempt_deadline = timeout + margin; timeout >= budget + 5 by validation.
     margin = int(search(r"^\$\{var\.timeout_seconds \+ (\d+)\}s$", resolve(job["attempt_deadline"])).group(1))
     assert margin > 0
-    timeout_rule = validations(module, "timeout_seconds")[0]
+    timeout_rule, deadline_rule = validations(module, "timeout_seconds")
     values = defaults(module)
     assert values["timeout_seconds"] - values["request_budget_seconds"] >= 5
     assert not evaluate(timeout_rule, timeout_seconds=25, request_budget_seconds=25)
     assert evaluate(timeout_rule, timeout_seconds=30, request_budget_seconds=25)
+    # Cloud Scheduler HTTP targets accept an attempt deadline of 15 s to 30 min: with
+    # schedules, every allowed timeout gives a deadline inside that range.
+    nightly = {"nightly": {"schedule": "0 3 * * *", "dnids": [1]}}
+    for timeout in range(1, 3700):
+        allowed = evaluate(timeout_rule, timeout_seconds=timeout, request_budget_seconds=1) and evaluate(
+            deadline_rule, timeout_seconds=timeout, schedules=nightly
+        )
+        assert allowed == (6 <= timeout <= 1785), timeout
+        if allowed:
+            assert 15 <= timeout + margin <= 1800
+    assert evaluate(deadline_rule, timeout_seconds=3600, schedules={})
     service = module["resource"][FUNCTION]["service_config"][0]
     assert unwrap(service["timeout_seconds"]) == "var.timeout_seconds"
 
@@ -318,7 +343,11 @@ def test_source_zip_holds_the_deployable_code_only_and_is_named_by_hash(module: 
     archive = module["data"]["archive_file.source"]
     assert unwrap(archive["dynamic"][0]["source"]["for_each"]) == "local.source_files"
     obj = module["resource"]["google_storage_bucket_object.source"]
-    assert "${data.archive_file.source.output_md5}" in obj["name"]
+    assert obj["name"] == "source/${var.name}-${local.source_hash}.zip"
+    # The name comes from the files, as deploy.sh computes it (sha256sum | sha256sum),
+    # not from the zip, which exists only where Terraform planned.
+    source_hash = unwrap(module["locals"]["source_hash"])
+    assert "filesha256(" in source_hash and "local.source_files" in source_hash and ", 0, 16)" in source_hash
     storage = module["resource"][FUNCTION]["build_config"][0]["source"][0]["storage_source"][0]
     assert unwrap(storage["object"]) == "google_storage_bucket_object.source.name"
 
@@ -339,12 +368,14 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
         assert body.get("description"), f"variable {name} has no description"
         assert "type" in body, f"variable {name} has no type"
     assert {"uri", "function_name", "service_account_email", "invoker_service_account_email"} <= set(module["output"])
-    # The only project-level grants: the build account's log writing, and the runtime
-    # account's Firestore access, conditioned on the idempotency store's database
+    # The only project-level grants: the build account's log writing and its reading of
+    # the gcf-v2-sources bucket (an IAM condition narrows it to that one bucket), and the
+    # runtime account's Firestore access, conditioned on the idempotency store's database
     # (Firestore has no database-level IAM resource; a condition is how it is narrowed).
     project_grants = {k: b["role"] for k, b in module["resource"].items() if k.startswith("google_project_iam")}
     assert project_grants == {
         "google_project_iam_member.build_logs": "roles/logging.logWriter",
+        "google_project_iam_member.build_gcf_sources": "roles/storage.objectViewer",
         FIRESTORE_GRANT: "roles/datastore.user",
     }
     grant = module["resource"][FIRESTORE_GRANT]
@@ -352,6 +383,31 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
     assert grant["member"] == "serviceAccount:${google_service_account.runtime.email}"
     expression = grant["condition"][0]["expression"]
     assert "resource.name ==" in expression and "/databases/${local.firestore_database}" in expression
+    (condition,) = module["resource"]["google_project_iam_member.build_gcf_sources"]["condition"]
+    assert "projects/_/buckets/${local.gcf_sources_bucket}" in condition["expression"]
+    assert unwrap(module["locals"]["gcf_sources_bucket"]) == (
+        "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+    )
+
+
+def test_grants_are_waited_for_and_invoker_bindings_follow_a_replaced_function(module: Module) -> None:
+    wait = module["resource"]["time_sleep.iam_propagation"]
+    assert wait["create_duration"] == "${var.iam_propagation_seconds}s"
+    # Every grant to the accounts a deployment uses (runtime: mounted secrets; build).
+    grants = {
+        k
+        for k, body in module["resource"].items()
+        if re.match(r"google_\w+_iam_member\.", k)
+        and re.search(r"google_service_account\.(runtime|build)\.", str(body.get("member")))
+    }
+    waited = {unwrap(d) for d in wait["depends_on"]}
+    assert grants == waited, grants ^ waited
+    assert [unwrap(d) for d in module["resource"][FUNCTION]["depends_on"]] == ["time_sleep.iam_propagation"]
+    bindings = [k for k in module["resource"] if k.startswith("google_cloud_run_service_iam_member.")]
+    assert len(bindings) == 3
+    for key in bindings:
+        (lifecycle,) = module["resource"][key]["lifecycle"]
+        assert [unwrap(t) for t in lifecycle["replace_triggered_by"]] == [f"{FUNCTION}.id"], key
 
 
 def test_provider_versions_are_pinned(module: Module) -> None:
@@ -364,6 +420,7 @@ def test_provider_versions_are_pinned(module: Module) -> None:
     assert providers["google"]["source"] == "hashicorp/google"
     assert re.fullmatch(r"~> 6\.\d+", providers["google"]["version"])
     assert re.fullmatch(r"~> 2\.\d+", providers["archive"]["version"])
+    assert providers["time"]["source"] == "hashicorp/time"
     assert terraform["required_version"] == ">= 1.9"
 
 
@@ -395,3 +452,14 @@ def test_terraform_fmt_check() -> None:
 def test_ignore_file_keeps_state_and_tfvars_out_of_git() -> None:
     ignored = (TF_DIR / ".gitignore").read_text(encoding="utf-8").split()
     assert {".terraform/", "*.tfstate", "*.tfstate.*", "terraform.tfvars"} <= set(ignored)
+
+
+def test_all_features_root_sets_every_module_variable(module: Module) -> None:
+    """tests/infra/roots/all_features is what Terraform plans with everything on: a new
+    module variable must get a value in both of its module blocks."""
+    root = load_module(ROOT / "tests" / "infra" / "roots" / "all_features")
+    only_scheduled = {"schedules", "scheduler_retry"}
+    for instance in ("public", "scheduled"):
+        arguments = set(root["module"][instance]) - {"source"}
+        expected = set(module["variable"]) - (only_scheduled if instance == "public" else set())
+        assert arguments == expected, (instance, expected ^ arguments)

@@ -13,6 +13,10 @@ terraform {
       source  = "hashicorp/archive"
       version = "~> 2.4"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.9"
+    }
   }
 }
 
@@ -31,4 +35,5 @@ module "called_routes" {
   public_access   = var.public_access
   invoker_members = var.invoker_members
   schedules       = var.schedules
+  monitoring      = var.monitoring
 }

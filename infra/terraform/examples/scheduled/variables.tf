@@ -41,3 +41,13 @@ variable "schedules" {
   }))
   default = {}
 }
+
+variable "monitoring" {
+  description = "Log-based metrics, alerts and dashboard (see infra/README.md, Monitoring); null for none."
+  type = object({
+    notification_channels  = optional(list(string), [])
+    alert_window_seconds   = optional(number, 300)
+    server_error_threshold = optional(number, 0)
+  })
+  default = {}
+}

@@ -1,0 +1,239 @@
+# Optional (var.monitoring): log-based metrics from the one summary line the
+# function writes per request (function/handler.py), two alert policies and a
+# dashboard. infra/README.md says what each tile and alert means and what to do.
+
+locals {
+  monitoring = var.monitoring != null
+
+  # The summary line: the only line on the function's stdout log with an
+  # httpRequest. That is a special field of structured logs: Cloud Logging moves
+  # it from the JSON to the entry's httpRequest
+  # (https://cloud.google.com/logging/docs/structured-logging#special-payload-fields).
+  summary_filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"${var.name}\"",
+    "logName=\"projects/${var.project_id}/logs/run.googleapis.com%2Fstdout\"",
+    "httpRequest.status:*",
+  ])
+
+  # The stages the function counts (function/cec_client.py, tokens.py, secret_manager.py;
+  # tests/infra/test_monitoring_fields.py keeps this list equal to them).
+  upstream_stages = ["secret", "token", "query", "delete"]
+
+  metric_prefix = "logging.googleapis.com/user/"
+  # PromQL names of Cloud Monitoring metrics: first "/" -> ":", other specials -> "_"
+  # (https://cloud.google.com/monitoring/promql/promql-mapping).
+  promql_prefix = "logging_googleapis_com:user_"
+}
+
+resource "google_logging_metric" "requests" {
+  count   = local.monitoring ? 1 : 0
+  project = var.project_id
+  name    = "${var.name}/requests"
+  filter  = local.summary_filter
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.name} requests"
+    labels {
+      key         = "status"
+      value_type  = "STRING"
+      description = "HTTP status of the answer."
+    }
+    labels {
+      key         = "code"
+      value_type  = "STRING"
+      description = "Problem code (empty for a result)."
+    }
+    labels {
+      key         = "outcome"
+      value_type  = "STRING"
+      description = "deleted, partial, failed or planned (empty for a problem)."
+    }
+    labels {
+      key         = "caller"
+      value_type  = "STRING"
+      description = "api_key:<name>, webhook, iam:<email> (empty before authentication)."
+    }
+  }
+
+  label_extractors = {
+    status  = "EXTRACT(httpRequest.status)"
+    code    = "EXTRACT(jsonPayload.code)"
+    outcome = "EXTRACT(jsonPayload.outcome)"
+    caller  = "EXTRACT(jsonPayload.caller)"
+  }
+}
+
+resource "google_logging_metric" "deleted_routes" {
+  count           = local.monitoring ? 1 : 0
+  project         = var.project_id
+  name            = "${var.name}/deleted_routes"
+  filter          = "${local.summary_filter} AND jsonPayload.deletedCount:*"
+  value_extractor = "EXTRACT(jsonPayload.deletedCount)"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "${var.name} routes deleted per request"
+    labels {
+      key         = "caller"
+      value_type  = "STRING"
+      description = "Who asked for the deletion."
+    }
+  }
+
+  label_extractors = {
+    caller = "EXTRACT(jsonPayload.caller)"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 16
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+}
+
+resource "google_logging_metric" "duration" {
+  count           = local.monitoring ? 1 : 0
+  project         = var.project_id
+  name            = "${var.name}/duration_ms"
+  filter          = local.summary_filter
+  value_extractor = "EXTRACT(jsonPayload.durationMs)"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "ms"
+    display_name = "${var.name} request duration"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 14
+      growth_factor      = 2
+      scale              = 10
+    }
+  }
+}
+
+resource "google_logging_metric" "upstream_calls" {
+  for_each        = local.monitoring ? toset(local.upstream_stages) : toset([])
+  project         = var.project_id
+  name            = "${var.name}/upstream_calls_${each.key}"
+  filter          = "${local.summary_filter} AND jsonPayload.upstreamCalls.${each.key}:*"
+  value_extractor = "EXTRACT(jsonPayload.upstreamCalls.${each.key})"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "${var.name} ${each.key} calls per request"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 12
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+}
+
+locals {
+  requests_metric = local.monitoring ? "${local.metric_prefix}${google_logging_metric.requests[0].name}" : ""
+  alert_base      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.requests_metric}\""
+}
+
+resource "google_monitoring_alert_policy" "upstream_auth_failed" {
+  count                 = local.monitoring ? 1 : 0
+  project               = var.project_id
+  display_name          = "${var.name}: CEC rejects the credentials (upstream_auth_failed)"
+  combiner              = "OR"
+  notification_channels = var.monitoring.notification_channels
+  severity              = "ERROR"
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "any upstream_auth_failed answer"
+    condition_threshold {
+      filter          = "${local.alert_base} AND metric.label.code=\"upstream_auth_failed\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${var.monitoring.alert_window_seconds}s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "tokenByAkSk refused the AK/SK in secret `${google_secret_manager_secret.this["cec_credentials"].secret_id}` (after one re-read), or the API refused a fresh token. Nothing is deleted until it is fixed. Check the AK/SK in the CEC console, then `gcloud secrets versions add ${google_secret_manager_secret.this["cec_credentials"].secret_id} --data-file=...`; see infra/README.md, Monitoring."
+  }
+}
+
+resource "google_monitoring_alert_policy" "server_errors" {
+  count                 = local.monitoring ? 1 : 0
+  project               = var.project_id
+  display_name          = "${var.name}: 5xx answers"
+  combiner              = "OR"
+  notification_channels = var.monitoring.notification_channels
+  severity              = "WARNING"
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "5xx answers over the threshold"
+    condition_threshold {
+      # Label values are strings; monitoring filters match them by regular expression.
+      filter          = "${local.alert_base} AND metric.label.status=monitoring.regex.full_match(\"5[0-9][0-9]\")"
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.monitoring.server_error_threshold
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${var.monitoring.alert_window_seconds}s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.code"]
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The function answered 5xx more than ${var.monitoring.server_error_threshold} times in ${var.monitoring.alert_window_seconds} s. The incident names the `code`: `upstream_unavailable`/`upstream_timeout` are the CEC API (callers retry), `secret_unavailable`/`misconfigured`/`not_configured` are this deployment, `internal_error` is a bug (the requestId finds it). See infra/README.md, Monitoring."
+  }
+}
+
+resource "google_monitoring_dashboard" "this" {
+  count   = local.monitoring ? 1 : 0
+  project = var.project_id
+  dashboard_json = templatefile("${path.module}/dashboard.json.tftpl", {
+    title           = "${var.name}: called-route deletions"
+    requests        = local.requests_metric
+    duration        = "${local.metric_prefix}${google_logging_metric.duration[0].name}"
+    deleted_promql  = "${local.promql_prefix}${replace(google_logging_metric.deleted_routes[0].name, "/[^A-Za-z0-9_]/", "_")}"
+    upstream_promql = { for stage, m in google_logging_metric.upstream_calls : stage => "${local.promql_prefix}${replace(m.name, "/[^A-Za-z0-9_]/", "_")}" }
+  })
+}

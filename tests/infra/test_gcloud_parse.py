@@ -1,0 +1,131 @@
+"""Every command `deploy.sh --dry-run` prints, parsed by the installed gcloud itself.
+
+With an empty configuration (no account), gcloud parses a command completely before it
+needs credentials: an unknown or malformed flag fails with "unrecognized arguments" or
+"argument --x: ..." (exit 2), a well-formed command stops at "You do not currently have
+an active account selected" (exit 1). Nothing reaches Google: there is no account.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ._infra import DEPLOY_SH, tool
+
+pytestmark = pytest.mark.external_tools
+
+BASE = ["--project", "my-proj-123", "--cec-base-url", "https://service.example.com"]
+# Between them, these reach every command the script can print.
+MODES = {
+    "default": [],
+    "public_webhook_api_key": ["--caller-auth", "webhook,api_key", "--public", "--runtime", "python313"],
+    "scheduled": [
+        *("--caller-auth", "iam,api_key", "--schedule", "0 3 * * *", "--dnids", "4001,4002"),
+        *("--invoker", "group:ops@example.com", "--time-zone", "Europe/Madrid", "--timeout", "1785"),
+    ],
+}
+NO_ACCOUNT = "You do not currently have an active account selected"
+PARSE_ERROR = re.compile(r"unrecognized arguments|argument --?[\w-]+:|Invalid choice|invalid choice")
+# How the dry run prints commands: plain, as a lookup VAR=$(...), or as a check/branch comment.
+COMMAND_LINE = re.compile(
+    r"^(?:(?:# unless this succeeds|# stops unless this prints a version|# if the job exists, instead): )?"
+    r"(?:\w+=\$\()?(gcloud .*?)\)?$"
+)
+
+
+def printed_commands(output: str) -> list[list[str]]:
+    commands = []
+    for line in output.splitlines():
+        match = COMMAND_LINE.match(line)
+        if match:
+            commands.append(shlex.split(match.group(1)))
+    return commands
+
+
+def dry_run(*args: str) -> str:
+    result = subprocess.run(
+        ["bash", str(DEPLOY_SH), *BASE, *args, "--dry-run"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def parse(gcloud: str, config: Path, command: list[str]) -> tuple[list[str], int, str]:
+    env = {
+        **os.environ,
+        "CLOUDSDK_CONFIG": str(config),
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1",
+    }
+    for name in ("CLOUDSDK_CORE_ACCOUNT", "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        env.pop(name, None)
+    try:
+        result = subprocess.run(
+            [gcloud, *command[1:]], capture_output=True, text=True, timeout=60, check=False, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return command, -1, "timed out after 60 s"
+    return command, result.returncode, result.stderr
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[list[str], int, str]]:
+    gcloud = tool("GCLOUD_BIN", "gcloud", "install the Google Cloud CLI")
+    config = tmp_path_factory.mktemp("gcloud-config")  # empty: no account, no project
+    unique: dict[str, list[str]] = {}
+    for args in MODES.values():
+        for command in printed_commands(dry_run(*args)):
+            unique.setdefault(shlex.join(command), command)
+    # Each gcloud start costs about a second of CPU; four at a time.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda c: parse(gcloud, config, c), unique.values()))
+
+
+def test_every_printed_command_is_found(verdicts: list[tuple[list[str], int, str]]) -> None:
+    groups = {" ".join(command[1:3]) for command, _, _ in verdicts}
+    for expected in (
+        "services enable",
+        "iam service-accounts",
+        "secrets create",
+        "secrets versions",
+        "artifacts repositories",
+        "storage buckets",
+        "storage cp",
+        "projects add-iam-policy-binding",
+        "projects describe",
+        "functions deploy",
+        "functions add-invoker-policy-binding",
+        "scheduler jobs",
+    ):
+        assert any(group.startswith(expected) for group in groups), expected
+    verbs = {" ".join(command[1:5]) for command, _, _ in verdicts}
+    assert "scheduler jobs create http" in verbs and "scheduler jobs update http" in verbs
+    assert len(verdicts) >= 30
+
+
+def test_gcloud_parses_every_command_the_dry_run_prints(verdicts: list[tuple[list[str], int, str]]) -> None:
+    refused = [
+        f"{shlex.join(command)}\n  exit {code}: {stderr.strip()[:400]}"
+        for command, code, stderr in verdicts
+        if code == 2 or PARSE_ERROR.search(stderr) or not (code == 1 and NO_ACCOUNT in stderr)
+    ]
+    assert not refused, "gcloud did not accept:\n" + "\n".join(refused)
+
+
+def test_the_check_tells_a_bad_flag_from_a_good_one(tmp_path: Path) -> None:
+    """The verdict above means something: a misspelt flag is a parse error, exit 2."""
+    gcloud = tool("GCLOUD_BIN", "gcloud", "install the Google Cloud CLI")
+    good = ["gcloud", "functions", "deploy", "f", "--gen2", "--region=europe-west1", "--project=my-proj-123"]
+    bad = [*good, "--max-instance=3"]
+    _, good_code, good_err = parse(gcloud, tmp_path, good)
+    _, bad_code, bad_err = parse(gcloud, tmp_path, bad)
+    assert (good_code, NO_ACCOUNT in good_err) == (1, True), good_err
+    assert bad_code == 2 and PARSE_ERROR.search(bad_err), bad_err

@@ -1,0 +1,292 @@
+"""Terraform's own checks: `init`, `validate` and `plan -refresh=false` on the example and
+on the all-features root for google 6.14.0 and 6.50.0, the static schema check on every
+module directory, and every invalid variable combination refused by `plan`.
+
+The providers are schema-only stand-ins (tests/infra/_terraform.py): a green plan means
+the configuration is well-formed for the provider, not that `apply` succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._infra import DEPLOY_SH, ROOT, TF_DIR
+from ._terraform import (
+    MODULE_DIRS,
+    ROOTS,
+    VERSIONS,
+    RootPlan,
+    build_mirror,
+    hcl,
+    init_validate_plan,
+    stage,
+    terraform,
+    tool_dir,
+    venv_dir,
+)
+
+pytestmark = pytest.mark.external_tools
+
+NIGHTLY = {"nightly": {"schedule": "0 3 * * *", "dnids": [4001]}}
+BASE = {"project_id": "my-proj-123", "cec_base_url": "https://service.example.com"}
+
+
+@pytest.fixture(scope="module")
+def tool() -> Path:
+    return tool_dir()
+
+
+@pytest.fixture(scope="module")
+def configs(tool: Path) -> dict[str, Path]:
+    return {version: build_mirror(tool, version) for version in VERSIONS}
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def planned(request: pytest.FixtureRequest, configs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    version = request.param
+    repo = stage(tmp_path_factory.mktemp(f"tf-{version}"))
+    return version, {name: init_validate_plan(configs[version], repo / path) for name, path in ROOTS.items()}
+
+
+def _by_type(plan: RootPlan, prefix: str = "") -> Counter[str]:
+    return Counter(address.split("[")[0].split(".")[-2] for address in plan.resources() if address.startswith(prefix))
+
+
+def test_static_schema_check_finds_nothing_in_any_module_directory(tool: Path, configs: dict[str, Path]) -> None:
+    env = {**os.environ, "TF_OFFLINE_VENV": str(venv_dir())}
+    result = subprocess.run(
+        ["bash", str(tool / "check.sh"), *(str(ROOT / d) for d in MODULE_DIRS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 finding(s), 0 error(s)" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_init_validate_and_plan_pass(planned: Any, root: str) -> None:
+    version, plans = planned
+    plan = plans[root]
+    assert plan.ok, f"google {version}, {root}:\n{plan.log}"
+    add, change, destroy = plan.summary()
+    assert (change, destroy) == (0, 0)
+    assert add == len(plan.resources()) > 0
+
+
+def test_example_plans_a_private_scheduled_function_with_monitoring(planned: Any) -> None:
+    _, plans = planned
+    plan = plans["example"]
+    types = _by_type(plan)
+    assert types["google_cloudfunctions2_function"] == 1
+    assert types["google_cloud_scheduler_job"] == 1
+    assert types["google_service_account"] == 3  # runtime, build, invoker
+    assert types["google_logging_metric"] == 7
+    assert types["google_monitoring_alert_policy"] == 2
+    assert types["google_monitoring_dashboard"] == 1
+    assert types["time_sleep"] == 1
+    assert "module.called_routes.google_cloud_run_service_iam_member.public[0]" not in plan.resources()
+
+
+def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
+    _, plans = planned
+    plan = plans["all_features"]
+    resources = plan.resources()
+    public = _by_type(plan, "module.public.")
+    scheduled = _by_type(plan, "module.scheduled.")
+    # Public webhook + API key: allUsers, both secrets (one mounted), no invoker account or job.
+    assert resources["module.public.google_cloud_run_service_iam_member.public[0]"]["member"] == "allUsers"
+    # cec credentials, API keys, webhook secret, plan-token keys, caller policies.
+    assert public["google_secret_manager_secret"] == 5 and scheduled["google_secret_manager_secret"] == 4
+    assert public["google_logging_project_sink"] == 1 and public["google_logging_project_bucket_config"] == 1
+    assert scheduled["google_bigquery_dataset"] == 1 and scheduled["google_bigquery_dataset_iam_member"] == 1
+    assert public["google_service_account"] == 2 and public["google_cloud_scheduler_job"] == 0
+    function = resources["module.public.google_cloudfunctions2_function.this"]
+    service = function["service_config"][0]
+    assert [s["key"] for s in service["secret_environment_variables"]] == ["WEBHOOK_SECRET"]
+    assert service["max_instance_request_concurrency"] == 4 and service["available_cpu"] == "1"
+    assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    assert function["build_config"][0]["runtime"] == "python313"
+    # Scheduled: two jobs whose deadline is the timeout + 15 s, with the invoker account.
+    assert scheduled["google_cloud_scheduler_job"] == 2 and scheduled["google_service_account"] == 3
+    for key in ("nightly", "weekly"):
+        job = resources[f'module.scheduled.google_cloud_scheduler_job.this["{key}"]']
+        assert job["attempt_deadline"] == "135s"
+        assert job["retry_config"][0]["retry_count"] == 5
+    for module in ("public", "scheduled"):
+        counts = _by_type(plan, f"module.{module}.")
+        assert counts["google_logging_metric"] == 7 and counts["google_monitoring_alert_policy"] == 2
+        assert counts["google_monitoring_dashboard"] == 1
+        assert resources[f"module.{module}.time_sleep.iam_propagation"]["create_duration"] == "90s"
+        invokers = [
+            a for a in resources if a.startswith(f"module.{module}.google_cloud_run_service_iam_member.invokers")
+        ]
+        assert len(invokers) == 2
+
+
+def test_the_function_declares_log_execution_id_as_the_platform_sets_it(planned: Any) -> None:
+    _, plans = planned
+    for address, values in plans["all_features"].resources().items():
+        if address.endswith("google_cloudfunctions2_function.this"):
+            assert values["service_config"][0]["environment_variables"]["LOG_EXECUTION_ID"] == "true", address
+
+
+def test_build_account_may_read_only_the_gcf_sources_bucket_of_its_region(planned: Any) -> None:
+    _, plans = planned
+    grant = plans["all_features"].resources()["module.scheduled.google_project_iam_member.build_gcf_sources"]
+    assert grant["role"] == "roles/storage.objectViewer"
+    (condition,) = grant["condition"]
+    # The stand-in's data sources answer placeholders; the project number is one.
+    bucket = re.fullmatch(
+        r'resource\.name == "projects/_/buckets/(gcf-v2-sources-[^"]+-europe-west4)" \|\| '
+        r'resource\.name\.startsWith\("projects/_/buckets/(gcf-v2-sources-[^"]+-europe-west4)/"\)',
+        condition["expression"],
+    )
+    assert bucket and bucket.group(1) == bucket.group(2), condition
+
+
+def test_both_deployment_paths_name_the_source_object_alike(planned: Any) -> None:
+    _, plans = planned
+    resources = plans["all_features"].resources()
+    for name in ("cec-routes-public", "cec-routes-sched"):
+        module = "public" if name.endswith("public") else "sched"
+        object_name = next(
+            v["name"] for a, v in resources.items() if a.endswith("google_storage_bucket_object.source") and module in a
+        )
+        script = subprocess.run(
+            [
+                *("bash", str(DEPLOY_SH), "--project", "cec-plan-check"),
+                *("--cec-base-url", "https://x.example.com", "--name", name, "--dry-run"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert f"gs://cec-plan-check-{name}-src/{object_name} " in script.stdout, (object_name, script.stderr)
+
+
+def test_dashboard_is_valid_json_and_every_tile_is_documented(planned: Any) -> None:
+    _, plans = planned
+    dashboard = plans["example"].resources()["module.called_routes.google_monitoring_dashboard.this[0]"]
+    document = json.loads(dashboard["dashboard_json"])
+    titles = [tile["widget"]["title"] for tile in document["mosaicLayout"]["tiles"]]
+    readme = (ROOT / "infra" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Dashboard tiles", 1)[1].split("\n#", 1)[0]
+    documented = re.findall(r"^\| ([^|]+?) \|", section, flags=re.MULTILINE)[2:]  # skip header and rule
+    assert sorted(titles) == sorted(documented)
+    metric_names = {
+        v["name"] for a, v in plans["example"].resources().items() if a.split(".")[-1].startswith("google_logging")
+    }
+    queries = json.dumps(document)
+    for name in metric_names:
+        as_promql = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        assert f"logging.googleapis.com/user/{name}" in queries or as_promql in queries, name
+
+
+def test_alerts_watch_upstream_auth_failures_and_5xx_on_the_requests_metric(planned: Any) -> None:
+    _, plans = planned
+    resources = plans["example"].resources()
+    requests = resources["module.called_routes.google_logging_metric.requests[0]"]
+    assert set(requests["label_extractors"]) == {"status", "code", "outcome", "caller"}
+    auth = resources["module.called_routes.google_monitoring_alert_policy.upstream_auth_failed[0]"]
+    errors = resources["module.called_routes.google_monitoring_alert_policy.server_errors[0]"]
+    for policy, needle in ((auth, 'metric.label.code="upstream_auth_failed"'), (errors, "5[0-9][0-9]")):
+        (condition,) = policy["conditions"]
+        flt = condition["condition_threshold"][0]["filter"]
+        assert f'metric.type="logging.googleapis.com/user/{requests["name"]}"' in flt
+        assert needle in flt
+
+
+# --- Invalid combinations: each refused by `plan`, for its own reason ------------------
+# Every validation that relates two or more variables (and the runtime list the issue
+# named) goes through a real plan; each plan starts the providers (about 3 s of CPU),
+# so single-variable ranges stay with the python-hcl2 evaluator in test_terraform.py.
+
+INVALID: dict[str, tuple[dict[str, Any], str]] = {
+    "caller_auth_none": ({"caller_auth": ["iam", "none"]}, '"none" is never deployed'),
+    "public_with_iam": ({"public_access": True}, "public_access = true needs caller_auth"),
+    "public_with_iam_and_webhook": (
+        {"public_access": True, "caller_auth": ["iam", "webhook"]},
+        "public_access = true needs caller_auth",
+    ),
+    "schedules_without_iam": ({"caller_auth": ["webhook"], "schedules": NIGHTLY}, "schedules need caller_auth"),
+    "schedules_on_public": (
+        {"caller_auth": ["webhook"], "public_access": True, "schedules": NIGHTLY},
+        "schedules need caller_auth",
+    ),
+    "scheduler_deadline_over_30_min": ({"timeout_seconds": 1786, "schedules": NIGHTLY}, "at most 1785"),
+    "timeout_not_above_budget": (
+        {"timeout_seconds": 44, "request_budget_seconds": 40},
+        "at least request_budget_seconds + 5",
+    ),
+    "concurrency_without_a_cpu": ({"max_instance_request_concurrency": 4}, "above 1 only with available_cpu >= 1"),
+    "runtime_python314": ({"runtime": "python314"}, "runtime must be python311, python312 or python313"),
+    "plain_secret_in_environment": ({"extra_environment_variables": {"CEC_APP_SECRET": "x"}}, "must not set secrets"),
+    "monitoring_channel_id": ({"monitoring": {"notification_channels": ["email:me"]}}, "notification_channels ids"),
+}
+# Accepted: the oldest runtime, a deadline of exactly 30 min, monitoring with defaults.
+VALID = {"runtime": "python311", "timeout_seconds": 1785, "schedules": NIGHTLY, "monitoring": {}}
+
+
+def _probe(config: Path, directory: Path, overrides: dict[str, Any]) -> tuple[int, str]:
+    directory.mkdir(parents=True)
+    arguments = "\n".join(f"  {key} = {hcl(value)}" for key, value in {**BASE, **overrides}.items())
+    (directory / "main.tf").write_text(
+        'module "m" {\n  source = "../../infra/terraform"\n' + arguments + "\n}\n", encoding="utf-8"
+    )
+    init = terraform(config, directory, "init", "-no-color", "-input=false")
+    if init.returncode != 0:
+        return init.returncode, init.output
+    plan = terraform(config, directory, "plan", "-refresh=false", "-no-color", "-input=false", "-lock=false")
+    # Terraform wraps messages at the terminal width: compare on single spaces.
+    return plan.returncode, " ".join(plan.output.split())
+
+
+@pytest.fixture(scope="module")
+def refusals(configs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str]]:
+    """Every case and a valid control, planned with the newest provider (validations are
+    Terraform's, the same for every provider version), three at a time."""
+    repo = stage(tmp_path_factory.mktemp("tf-invalid"))
+    config = configs[VERSIONS[-1]]
+    cases = {"valid_control": VALID, **{name: overrides for name, (overrides, _) in INVALID.items()}}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(_probe, config, repo / "probes" / name, o) for name, o in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_the_control_combination_plans(refusals: dict[str, tuple[int, str]]) -> None:
+    code, output = refusals["valid_control"]
+    assert code == 0, output
+    assert "to add, 0 to change, 0 to destroy" in output
+
+
+@pytest.mark.parametrize("case", INVALID)
+def test_each_invalid_combination_is_refused_by_plan(refusals: dict[str, tuple[int, str]], case: str) -> None:
+    code, output = refusals[case]
+    expected = INVALID[case][1]
+    assert code == 1, output
+    assert "Invalid value for variable" in output, output
+    assert expected in output, output
+
+
+def test_every_cross_variable_validation_has_a_refusal_case() -> None:
+    """A new validation relating two variables without a case here would go untested."""
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted(TF_DIR.glob("*.tf")))
+    blocks = re.findall(r'validation \{\s*(.*?)error_message\s*=\s*"((?:[^"\\]|\\.)*)"', text, flags=re.DOTALL)
+    crossing = [message for body, message in blocks if len(set(re.findall(r"\bvar\.(\w+)", body))) > 1]
+    assert len(crossing) >= 5, crossing
+    expected = [fragment for _, fragment in INVALID.values()]
+    missing = [m for m in crossing if not any(f in m.replace('\\"', '"') for f in expected)]
+    assert not missing, f"no refusal case in INVALID for: {missing}"
