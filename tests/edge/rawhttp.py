@@ -75,15 +75,23 @@ def exchange(port: int, data: bytes, timeout: float = 10.0) -> Answer:
 
 
 def post_head(path: str = "/", headers: dict[str, str] | None = None, *, length: int | None = None) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if not any(name.lower() == "content-type" for name in headers or {}):
+        lines.append("Content-Type: application/json")
     if length is not None:
         lines.append(f"Content-Length: {length}")
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def get_head(path: str, headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 def get(port: int, path: str, timeout: float = 10.0) -> Answer:
-    return exchange(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(), timeout)
+    return exchange(port, get_head(path), timeout)
 
 
 class Uploader(threading.Thread):
@@ -204,18 +212,18 @@ def upload(port: int, total: int, *, chunked: bool, timeout: float = 60.0) -> tu
         sock.close()
 
 
-def env_for_edge(base_url: str) -> dict[str, str]:
-    """The function's environment for the edge tests: API-key callers; nothing upstream
-    is reached by an unauthenticated request."""
-    from tests.conftest import API_KEY, setting_names  # noqa: PLC0415 - tests import path
+def env_for_edge(base_url: str, app_key: str = "edge-test-ak", app_secret: str = "edge-test-sk") -> dict[str, str]:
+    """The function's environment for the edge tests: API-key callers, the AK/SK in the
+    environment; nothing upstream is reached by an unauthenticated request."""
+    from tests.conftest import API_KEY, setting_names  # noqa: PLC0415 - keeps the import light for callers
 
     env = {k: v for k, v in os.environ.items() if k not in setting_names()}
     env.update(
         CALLER_AUTH="api_key",
         API_KEYS=API_KEY,
         CEC_BASE_URL=base_url,
-        CEC_APP_KEY="edge-test-ak",
-        CEC_APP_SECRET="edge-test-sk",
+        CEC_APP_KEY=app_key,
+        CEC_APP_SECRET=app_secret,
         GOOGLE_CLOUD_PROJECT="test-project",
         PYTHONUNBUFFERED="1",
         BODY_TIMEOUT_SECONDS="2",
