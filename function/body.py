@@ -23,6 +23,7 @@ Under the Flask test client there is no socket and the body is already in memory
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -36,6 +37,7 @@ from function.errors import BodyTimeout, MalformedBody, PayloadTooLarge
 # A declared length of more digits than this is over any limit; int() of thousands
 # of digits is slow or raises, so it is never called on one.
 _MAX_LENGTH_DIGITS = 15
+_TOO_LONG = 1_000_000_000_000_000  # 10**15, above any limit
 # The longest pause between two pieces of a body before it is given up (408).
 IDLE_SECONDS = 1.0
 
@@ -48,8 +50,9 @@ def declared_length(environ: dict[str, Any]) -> int | None:
     if not (value.isascii() and value.isdigit()):
         return None  # gunicorn rejects these before we run; the read limit still holds
     if len(value) > _MAX_LENGTH_DIGITS:
-        return 10**_MAX_LENGTH_DIGITS
-    return int(value)
+        return _TOO_LONG
+    length: int = int(value)
+    return length
 
 
 def read_body(request: Any, *, limit: int, timeout_seconds: float) -> bytes:
@@ -115,10 +118,8 @@ def _timeout(seconds: float) -> BodyTimeout:
 
 
 def _restore_blocking(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.settimeout(None)  # as gunicorn keeps it between requests
-    except OSError:
-        pass
 
 
 def _give_up(request: Any) -> None:
@@ -129,10 +130,9 @@ def _give_up(request: Any) -> None:
 
 
 def _shut_read(sock: socket.socket) -> None:
-    try:
+    # OSError: already closed or reset by the peer, so nothing is left to read anyway.
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass  # already closed or reset by the peer: nothing left to read anyway
 
 
 @dataclass(order=True)

@@ -101,7 +101,7 @@ def test_span_id_is_64_bit_or_dropped(edge: Running) -> None:
         "span-zero": (f"{trace}/0;o=1", None),
         "span-long": (f"{trace}/{'9' * 4301};o=1", None),
     }
-    for request_id, (header, span) in cases.items():
+    for request_id, (header, _span) in cases.items():
         answer = rawhttp.exchange(
             edge.port, rawhttp.get_head("/healthz", {"X-Cloud-Trace-Context": header, "X-Request-Id": request_id})
         )
@@ -114,7 +114,9 @@ def test_span_id_is_64_bit_or_dropped(edge: Running) -> None:
 
 def test_log_lines_escape_line_separators_and_controls(edge: Running) -> None:
     # U+2028, U+2029, NEL (U+0085) and DEL in the path reach the summary line.
-    answer = rawhttp.exchange(edge.port, rawhttp.get_head("/a%E2%80%A8b%E2%80%A9c%C2%85d%7Fe", {"X-Request-Id": "esc-1"}))
+    answer = rawhttp.exchange(
+        edge.port, rawhttp.get_head("/a%E2%80%A8b%E2%80%A9c%C2%85d%7Fe", {"X-Request-Id": "esc-1"})
+    )
     assert answer.status == 404
     raw = [line for line in edge.log_lines() if '"esc-1"' in line]
     assert raw, "no summary line for the request"
@@ -189,7 +191,7 @@ def test_stalled_and_dripping_bodies_are_given_up(edge: Running) -> None:
         sock.sendall(rawhttp.post_head(length=100))
         started = time.monotonic()
         sock.settimeout(0.5)
-        answer = None
+        answer: rawhttp.Answer | None = None
         while answer is None and time.monotonic() - started < 8:
             try:
                 sock.sendall(b" ")
@@ -222,7 +224,7 @@ def test_healthz_answers_while_ten_connections_stall(edge: Running) -> None:
 
 
 def test_many_unknown_keys_give_a_short_answer(edge: Running) -> None:
-    document = {f"k{i:05d}": 1 for i in range(95000)}
+    document: dict[str, object] = {f"k{i:05d}": 1 for i in range(95000)}
     document["dnids"] = "1"
     body = json.dumps(document, separators=(",", ":")).encode()
     assert len(body) <= 1024 * 1024

@@ -6,6 +6,7 @@ Loopback only; every socket has a timeout, so nothing here waits for ever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -202,10 +203,8 @@ def upload(port: int, total: int, *, chunked: bool, timeout: float = 60.0) -> tu
         # What the server had taken when it answered; then stop the sender (a blocked
         # send returns once the socket is shut down).
         answer.extra["sent_before_answer"] = uploader.sent
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         uploader.join(timeout)
         return answer, uploader
     finally:
@@ -215,7 +214,7 @@ def upload(port: int, total: int, *, chunked: bool, timeout: float = 60.0) -> tu
 def env_for_edge(base_url: str, app_key: str = "edge-test-ak", app_secret: str = "edge-test-sk") -> dict[str, str]:
     """The function's environment for the edge tests: API-key callers, the AK/SK in the
     environment; nothing upstream is reached by an unauthenticated request."""
-    from tests.conftest import API_KEY, setting_names  # noqa: PLC0415 - keeps the import light for callers
+    from tests.conftest import API_KEY, setting_names
 
     env = {k: v for k, v in os.environ.items() if k not in setting_names()}
     env.update(
