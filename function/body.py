@@ -84,7 +84,7 @@ def read_body(request: Any, *, limit: int, timeout_seconds: float) -> bytes:
     finally:
         if ticket is not None:
             _watchdog.disarm(ticket)
-            _restore_blocking(ticket.sock)
+            _restore_blocking(sock)
     if ticket is not None and ticket.fired:
         _give_up(request)
         raise _timeout(timeout_seconds)
@@ -139,9 +139,8 @@ def _shut_read(sock: socket.socket) -> None:
 class _Ticket:
     deadline: float
     seq: int
-    sock: socket.socket = field(compare=False)
+    sock: socket.socket | None = field(compare=False)
     fired: bool = field(default=False, compare=False)
-    done: bool = field(default=False, compare=False)
 
 
 class _Watchdog:
@@ -163,17 +162,20 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="body-watchdog", daemon=True)
                 self._thread.start()
             heapq.heappush(self._heap, ticket)
-            self._cond.notify()
+            if self._heap[0] is ticket:
+                # Only an earlier deadline than the one it sleeps for wakes the thread,
+                # so under load it wakes about once per timeout, not once per request.
+                self._cond.notify()
         return ticket
 
     def disarm(self, ticket: _Ticket) -> None:
         with self._cond:
-            ticket.done = True  # left in the heap; dropped when it comes up
+            ticket.sock = None  # left in the heap; dropped when it comes up
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._heap and self._heap[0].done:
+                while self._heap and self._heap[0].sock is None:
                     heapq.heappop(self._heap)
                 if not self._heap:
                     self._cond.wait()
@@ -187,7 +189,8 @@ class _Watchdog:
                 first.fired = True
                 # Under the lock, so that a ticket disarmed meanwhile is never cut:
                 # its socket may already serve the connection's next request.
-                _shut_read(first.sock)
+                if first.sock is not None:
+                    _shut_read(first.sock)
 
 
 _watchdog = _Watchdog()
