@@ -8,9 +8,11 @@ meet it, and prints:
 - the time to answer a declared length over the limit;
 - the time to give up a silent body and a dripping one;
 - /healthz latency while ten stalled connections are open (silent, then dripping);
+- what ``requests`` sees when it sends a 2 MiB and a 32 MiB body whole;
+- a known limit: /healthz while ten connections send a header section that never ends;
 - what gunicorn answers itself, before our code runs, for malformed requests.
 
-Bounded: every socket has a timeout and the whole run takes about half a minute.
+Bounded: every socket has a timeout and the whole run takes about 30 s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import requests
 
 from cec_sim.function_server import FunctionServer
 from tests.edge import rawhttp
@@ -157,6 +161,45 @@ def _healthz_under(server: FunctionServer, interval: float, label: str, seconds:
     )
 
 
+def _client_library(server: FunctionServer) -> None:
+    """What an ordinary client sees when it sends an oversized body whole."""
+    for size in (2 * 1024 * 1024, 32 * 1024 * 1024):
+        started = time.monotonic()
+        try:
+            answer = requests.post(
+                server.url, data=b" " * size, headers={"Content-Type": "application/json"}, timeout=30
+            )
+            seen = f"{answer.status_code} {answer.headers.get('Content-Type')}"
+        except requests.RequestException as exc:
+            seen = f"no answer ({type(exc).__name__})"
+        print(f"requests.post of {size >> 20} MiB: {seen} after {time.monotonic() - started:.2f} s")
+
+
+def _partial_heads(server: FunctionServer) -> None:
+    """A known limit: a header section that never ends holds a gunicorn thread before
+    any of our code runs. /healthz is given 5 s, then the connections are closed."""
+    socks = []
+    try:
+        for _ in range(STALLED):
+            sock = rawhttp.connect(server.port, timeout=10)
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: h\r\nX-A: 1")
+            socks.append(sock)
+        time.sleep(0.5)
+        started = time.monotonic()
+        try:
+            answer = rawhttp.get(server.port, "/healthz", timeout=5)
+            seen = f"{answer.status} after {answer.seconds * 1000:.0f} ms"
+        except OSError as exc:
+            seen = f"no answer within {time.monotonic() - started:.1f} s ({type(exc).__name__})"
+        print(f"/healthz with {STALLED} connections whose header section never ends: {seen}")
+    finally:
+        for sock in socks:
+            sock.close()
+    time.sleep(0.5)
+    answer = rawhttp.get(server.port, "/healthz", timeout=10)
+    print(f"/healthz once they are closed: {answer.status} after {answer.seconds * 1000:.0f} ms")
+
+
 def _gunicorn(server: FunctionServer) -> None:
     print("requests gunicorn answers itself (before our code runs):")
     for label, data in GUNICORN_PROBES:
@@ -182,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             _stalls(server)
             _healthz_under(server, interval=30, label="silent", seconds=3)
             _healthz_under(server, interval=0.5, label="dripping", seconds=11)
+            _client_library(server)
+            _partial_heads(server)
             _gunicorn(server)
         finally:
             server.stop()
