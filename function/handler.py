@@ -42,7 +42,9 @@ MAX_BODY_BYTES = 1024 * 1024
 # Output bounds (issue 9): what a caller sends is echoed cut, and a list of errors
 # stops at the first few.
 MAX_LISTED_ERRORS = 20
-MAX_POINTER = 256
+# Real member names are short: up to this length a pointer is echoed whole and still
+# resolves; only a longer (hostile) one is cut.
+MAX_POINTER = 1024
 MAX_LOGGED_PATH = 256
 DEFAULT_RETRY_AFTER_SECONDS = 5
 PROBLEM_TYPE_PREFIX = "urn:cec-delete-called-route:problem:"
