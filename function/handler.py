@@ -236,12 +236,12 @@ def _validate(document: Any, max_dnids: int) -> DeleteRequest:
         errors = validation_errors(exc)
         # A member name can be as long as the body, and a body can hold 95,000 of
         # them: the answer lists the first few, with cut pointers, and says how many.
-        detail = "; ".join(f"{_capped(e.pointer) or 'body'}: {e.detail}" for e in errors[:3])
+        detail = "; ".join(f"{_capped(pointer) or 'body'}: {text}" for pointer, text in errors[:3])
         if len(errors) > MAX_LISTED_ERRORS:
             detail += f"; {len(errors)} errors in all, the first {MAX_LISTED_ERRORS} are listed"
         listed = [
-            {"pointer": _capped(e.pointer, MAX_POINTER), "detail": _capped(e.detail, MAX_POINTER)}
-            for e in errors[:MAX_LISTED_ERRORS]
+            {"pointer": _capped(pointer, MAX_POINTER), "detail": _capped(text, MAX_POINTER)}
+            for pointer, text in errors[:MAX_LISTED_ERRORS]
         ]
         raise InvalidRequest(detail, errors=listed) from None
 

@@ -252,3 +252,15 @@ def test_a_long_path_makes_short_log_lines(edge: Running) -> None:
     lines = [line for line in edge.log_lines() if '"long-path"' in line]
     assert lines
     assert max(len(line.encode()) for line in edge.log_lines()) < 64 * 1024
+
+
+def test_routes_that_take_no_body_answer_without_waiting_for_one(edge: Running) -> None:
+    # functions-framework's hook would read (and wait for) the body after any answer.
+    for method, path, status in (("PUT", "/", 405), ("POST", "/healthz", 405), ("POST", "/robots.txt", 404)):
+        head = f"{method} {path} HTTP/1.1\r\nHost: h\r\nContent-Length: 2097152\r\n\r\n".encode()
+        with rawhttp.connect(edge.port, timeout=5) as sock:
+            sock.sendall(head + b"0123")
+            answer = rawhttp.read_answer(sock)
+        assert answer.status == status, (method, path)
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert rawhttp.get(edge.port, "/healthz").status == 200
