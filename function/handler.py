@@ -174,7 +174,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     settings = rt.settings
     deadline = Deadline(settings.request_budget_seconds)
 
-    body = _read_body(request, settings.body_timeout_seconds)
+    # The body's time counts against the request's budget too.
+    body = _read_body(request, min(settings.body_timeout_seconds, deadline.remaining()))
     caller = rt.authenticator.authenticate(request.headers, body, deadline)
     summary.update(auth=caller.method, caller=caller.principal)
     _check_content_type(request.headers.get("Content-Type"))
