@@ -32,8 +32,9 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{
 _CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]+))?(?:;o=([01]))?")
 _MAX_SPAN = 2**64 - 1
 
-# Cloud Logging takes entries of at most 256 KB; a line is kept well under that.
-MAX_LINE_BYTES = 32 * 1024
+# Cloud Logging takes entries of at most 256 KB; a line is kept well under that. The
+# audit entries (function/audit.py, 250 routes each, about 46 KB) must stay below it.
+MAX_LINE_BYTES = 128 * 1024
 _MAX_FIELD_CHARS = 1024
 _MAX_LIST_ITEMS = 20
 # Characters that JSON allows raw but that split or hide a line in some log viewers
@@ -162,33 +163,34 @@ def _too_long(line: str) -> bool:
 
 
 def _shortened(entry: dict[str, Any]) -> str:
-    """The entry with long strings and lists cut; if still too long, only its core."""
-    short = _cut(entry)
-    short["truncated"] = True
-    line = _render(short)
-    if not _too_long(line):
-        return line
+    """The entry with long strings cut, then also long lists; if still too long, its core."""
+    for items in (None, _MAX_LIST_ITEMS):
+        short = _cut(entry, items)
+        short["truncated"] = True
+        line = _render(short)
+        if not _too_long(line):
+            return line
     core = {k: short[k] for k in ("severity", "message", "time", "logger", "requestId") if k in short}
     core["truncated"] = True
     return _render(core)
 
 
-def _cut(value: Any, depth: int = 0) -> Any:
+def _cut(value: Any, items: int | None, depth: int = 0) -> Any:
     if isinstance(value, str):
         if len(value) <= _MAX_FIELD_CHARS:
             return value
         # Masked before the cut, which could otherwise leave a secret's first half.
         return redact.mask(value)[:_MAX_FIELD_CHARS] + "..."
     if depth > 8:
-        return _cut(str(value))
+        return _cut(str(value), items)
     if isinstance(value, dict):
-        items = list(value.items())[: _MAX_LIST_ITEMS * 5]
-        return {_cut(str(k)): _cut(v, depth + 1) for k, v in items}
+        pairs = list(value.items())[: None if items is None else items * 5]
+        return {_cut(str(k), items): _cut(v, items, depth + 1) for k, v in pairs}
     if isinstance(value, list | tuple):
-        return [_cut(v, depth + 1) for v in value[:_MAX_LIST_ITEMS]]
+        return [_cut(v, items, depth + 1) for v in value[:items]]
     if isinstance(value, int | float | bool) or value is None:
         return value
-    return _cut(str(value))
+    return _cut(str(value), items)
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
