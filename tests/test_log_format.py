@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from function import log
+from function import log, redact
 
 
 def _format(message: str, **fields: object) -> str:
@@ -39,3 +39,16 @@ def test_separators_and_controls_are_escaped() -> None:
     entry = json.loads(line)
     assert entry["message"] == text
     assert entry["path"] == text
+
+
+def test_a_secret_is_masked_before_a_long_field_is_cut() -> None:
+    secret = "s3cr3t-value-0123456789abcdefghij"
+    redact.register("test_secret", [secret])
+    try:
+        # The secret straddles the cut at 1024 characters; a cut first would leave its start.
+        text = "x" * 1010 + secret + "y" * 300_000
+        line = _format("ok", field=text)
+        assert json.loads(line)["truncated"] is True
+        assert secret[:12] not in line
+    finally:
+        redact.clear_cache()
