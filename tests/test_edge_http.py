@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
 from tests.conftest import API_KEY
@@ -79,7 +80,8 @@ PARSED_HEADERS = [
 
 
 @pytest.mark.parametrize("name", PARSED_HEADERS)
-def test_odd_header_values_get_json_answers(edge: Running, name: str) -> None:
+def test_odd_header_values_get_json_answers(edge: Running, sim: SimulatorControl, name: str) -> None:
+    # ``sim`` resets the simulator: a fault another test left would make dry runs 504.
     body = b'{"dnids": "1", "dryRun": true}'
     for value in ODD_VALUES:
         for key in (None, API_KEY):

@@ -226,5 +226,6 @@ def env_for_edge(base_url: str, app_key: str = "edge-test-ak", app_secret: str =
         GOOGLE_CLOUD_PROJECT="test-project",
         PYTHONUNBUFFERED="1",
         BODY_TIMEOUT_SECONDS="2",
+        CEC_TIMEOUT_SECONDS="2",
     )
     return env
