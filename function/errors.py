@@ -42,6 +42,16 @@ class MalformedJson(FunctionError):
     status, code, title = 400, "malformed_json", "The body is not valid JSON"
 
 
+class MalformedBody(FunctionError):
+    """The body's framing is broken (a bad chunk size, fewer bytes than declared)."""
+
+    status, code, title = 400, "malformed_body", "The body could not be read"
+
+
+class BodyTimeout(FunctionError):
+    status, code, title, retryable = 408, "body_timeout", "The body did not arrive in time", True
+
+
 class Unauthenticated(FunctionError):
     status, code, title = 401, "unauthenticated", "The caller is not authenticated"
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from function import log, runtime
+from function.body import read_body, settle
 from function.bounded import retry_after_header
 from function.budget import Deadline
 from function.errors import (
@@ -30,7 +31,6 @@ from function.errors import (
     MethodNotAllowed,
     NotConfigured,
     NotFound,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 from function.idempotency import IdempotentRun, StoredAnswer, request_key
@@ -39,6 +39,13 @@ from function.service import execute
 from function.settings import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
+# Output bounds (issue 9): what a caller sends is echoed cut, and a list of errors
+# stops at the first few.
+MAX_LISTED_ERRORS = 20
+# Real member names are short: up to this length a pointer is echoed whole and still
+# resolves; only a longer (hostile) one is cut.
+MAX_POINTER = 1024
+MAX_LOGGED_PATH = 256
 DEFAULT_RETRY_AFTER_SECONDS = 5
 PROBLEM_TYPE_PREFIX = "urn:cec-delete-called-route:problem:"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -49,14 +56,16 @@ def delete_called_route(request: flask.Request) -> flask.Response:
     """Entry point: ``functions-framework --target delete_called_route``."""
     started = time.monotonic()
     log.setup()
-    given_id = request.headers.get("X-Request-Id", "")
-    request_id = given_id if _REQUEST_ID.match(given_id) else uuid.uuid4().hex
-    trace_id, span_id, sampled = log.parse_trace(request.headers)
-    ctx = log.RequestContext(request_id, trace_id, span_id, sampled, project=_project())
+    request_id = uuid.uuid4().hex
+    ctx = log.RequestContext(request_id)
     bound = log.bind(ctx)
     summary: dict[str, Any] = {}
     try:
         try:
+            # Everything read from the request is read inside the last line of defence.
+            request_id = ctx.request_id = _request_id(request.headers.get("X-Request-Id", ""), request_id)
+            ctx.trace_id, ctx.span_id, ctx.sampled = log.parse_trace(request.headers)
+            ctx.project = _project()
             response = _route(request, request_id, summary)
         except FunctionError as exc:
             response = problem_response(exc, request_id)
@@ -67,16 +76,19 @@ def delete_called_route(request: flask.Request) -> flask.Response:
             internal = InternalError("An unexpected error occurred; the request ID identifies it in the logs.")
             response = problem_response(internal, request_id)
             summary["code"] = internal.code
+        settle(request)
         response.headers["X-Request-Id"] = request_id
         level = logging.INFO if response.status_code < 400 else logging.WARNING
         if response.status_code >= 500:
             level = logging.ERROR
+        # A URL path has no length limit under functions-framework: log a cut one.
+        method, path = _capped(request.method, 16), _capped(request.path, MAX_LOGGED_PATH)
         log.event(
             level,
-            f"{request.method} {request.path} {response.status_code}",
+            f"{method} {path} {response.status_code}",
             httpRequest={
-                "requestMethod": request.method,
-                "requestUrl": request.path,
+                "requestMethod": method,
+                "requestUrl": path,
                 "status": response.status_code,
                 "latency": f"{time.monotonic() - started:.3f}s",
             },
@@ -87,6 +99,10 @@ def delete_called_route(request: flask.Request) -> flask.Response:
         return response
     finally:
         log.unbind(bound)
+
+
+def _request_id(given: str, fallback: str) -> str:
+    return given if _REQUEST_ID.fullmatch(given) else fallback
 
 
 def _project() -> str | None:
@@ -158,7 +174,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     settings = rt.settings
     deadline = Deadline(settings.request_budget_seconds)
 
-    body = _read_body(request)
+    # The body's time counts against the request's budget too.
+    body = _read_body(request, min(settings.body_timeout_seconds, deadline.remaining()))
     caller = rt.authenticator.authenticate(request.headers, body, deadline)
     summary.update(auth=caller.method, caller=caller.principal)
     _check_content_type(request.headers.get("Content-Type"))
@@ -218,10 +235,16 @@ def _validate(document: Any, max_dnids: int) -> DeleteRequest:
         return DeleteRequest.model_validate(document, context={"max_dnids": max_dnids})
     except ValidationError as exc:
         errors = validation_errors(exc)
-        # Pointers stay exact in "errors"; the summary caps them, since a member name
-        # can be as long as the body.
-        detail = "; ".join(f"{_capped(e.pointer) or 'body'}: {e.detail}" for e in errors[:3])
-        raise InvalidRequest(detail, errors=[e.model_dump(by_alias=True) for e in errors]) from None
+        # A member name can be as long as the body, and a body can hold 95,000 of
+        # them: the answer lists the first few, with cut pointers, and says how many.
+        detail = "; ".join(f"{_capped(pointer) or 'body'}: {text}" for pointer, text in errors[:3])
+        if len(errors) > MAX_LISTED_ERRORS:
+            detail += f"; {len(errors)} errors in all, the first {MAX_LISTED_ERRORS} are listed"
+        listed = [
+            {"pointer": _capped(pointer, MAX_POINTER), "detail": _capped(text, MAX_POINTER)}
+            for pointer, text in errors[:MAX_LISTED_ERRORS]
+        ]
+        raise InvalidRequest(detail, errors=listed) from None
 
 
 def _capped(text: str, limit: int = 64) -> str:
@@ -241,16 +264,8 @@ def _count_outcomes(results: list[RouteResult]) -> dict[str, int]:
     return counts
 
 
-def _read_body(request: flask.Request) -> bytes:
-    declared = request.content_length
-    if declared is not None and declared > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body has {declared} bytes; at most {MAX_BODY_BYTES} (1 MiB) are accepted.")
-    # Read at most one byte past the limit, so a chunked body without a length
-    # cannot make us buffer more than that.
-    body = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes (1 MiB).")
-    return body
+def _read_body(request: flask.Request, timeout_seconds: float) -> bytes:
+    return read_body(request, limit=MAX_BODY_BYTES, timeout_seconds=timeout_seconds)
 
 
 def _check_content_type(value: str | None) -> None:
@@ -319,6 +334,7 @@ def framework_error(exc: HTTPException) -> flask.Response:
     if code != 404:
         error = InternalError("The server could not handle the request.")
     response = problem_response(error, uuid.uuid4().hex)
+    settle(flask.request)
     return response
 
 

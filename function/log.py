@@ -27,8 +27,20 @@ from function.errors import UpstreamCallLimitExceeded
 
 LOGGER_NAME = "cec_delete_called_route"
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+# The span is a decimal 64-bit value; more digits than 2**64 has are not one.
+_CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]+))?(?:;o=([01]))?")
+_MAX_SPAN = 2**64 - 1
+
+# Cloud Logging takes entries of at most 256 KB; a line is kept well under that. The
+# audit entries (function/audit.py, 250 routes each, about 46 KB) must stay below it.
+MAX_LINE_BYTES = 128 * 1024
+_MAX_FIELD_CHARS = 1024
+_MAX_LIST_ITEMS = 20
+# Characters that JSON allows raw but that split or hide a line in some log viewers
+# (U+2028/U+2029 are line breaks to JavaScript), and DEL, C1 controls and lone
+# surrogates, which stdout may not even encode.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 @dataclass
@@ -71,12 +83,19 @@ _context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar
 
 def parse_trace(headers: HeaderLookup) -> tuple[str | None, str | None, bool]:
     """(trace id, span id, sampled) from W3C ``traceparent`` or ``X-Cloud-Trace-Context``."""
-    match = _TRACEPARENT.match(headers.get("traceparent", "").strip().lower())
+    match = _TRACEPARENT.fullmatch(str(headers.get("traceparent") or "").strip().lower())
     if match and match.group(1) != "0" * 32:
-        return match.group(1), match.group(2), bool(int(match.group(3), 16) & 1)
-    match = _CLOUD_TRACE.match(headers.get("X-Cloud-Trace-Context", "").strip())
-    if match:
-        span = format(int(match.group(2)), "016x") if match.group(2) else None
+        span: str | None = match.group(2)
+        if span == "0" * 16:
+            span = None  # an all-zero parent id is invalid (W3C Trace Context)
+        return match.group(1), span, bool(int(match.group(3), 16) & 1)
+    match = _CLOUD_TRACE.fullmatch(str(headers.get("X-Cloud-Trace-Context") or "").strip())
+    if match and match.group(1) != "0" * 32:
+        span = None
+        digits = match.group(2) or ""
+        if 0 < len(digits) <= 20:  # int() of thousands of digits raises
+            value = int(digits)
+            span = format(value, "016x") if 0 < value <= _MAX_SPAN else None
         return match.group(1).lower(), span, match.group(3) == "1"
     return None, None, False
 
@@ -125,8 +144,53 @@ class CloudLoggingFormatter(logging.Formatter):
                 frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
                 tb = tb.tb_next
             entry["exception"] = {"type": exc_type.__name__, "frames": frames[-8:]}
-        # The last guard: a known secret value never leaves in a log line (redact.py).
-        return redact.mask(json.dumps(entry, ensure_ascii=False, default=str))
+        line = _render(entry)
+        if _too_long(line):
+            line = _shortened(entry)
+        return line
+
+
+def _render(entry: dict[str, Any]) -> str:
+    # The last guard: a known secret value never leaves in a log line (redact.py).
+    line = redact.mask(json.dumps(entry, ensure_ascii=False, default=str))
+    # These characters only occur inside JSON strings, where \uXXXX means the same.
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def _too_long(line: str) -> bool:
+    # A character is at most 4 bytes of UTF-8: short lines need no encoding.
+    return len(line) > MAX_LINE_BYTES // 4 and len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
+
+
+def _shortened(entry: dict[str, Any]) -> str:
+    """The entry with long strings cut, then also long lists; if still too long, its core."""
+    for items in (None, _MAX_LIST_ITEMS):
+        short = _cut(entry, items)
+        short["truncated"] = True
+        line = _render(short)
+        if not _too_long(line):
+            return line
+    core = {k: short[k] for k in ("severity", "message", "time", "logger", "requestId") if k in short}
+    core["truncated"] = True
+    return _render(core)
+
+
+def _cut(value: Any, items: int | None, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        if len(value) <= _MAX_FIELD_CHARS:
+            return value
+        # Masked before the cut, which could otherwise leave a secret's first half.
+        return redact.mask(value)[:_MAX_FIELD_CHARS] + "..."
+    if depth > 8:
+        return _cut(str(value), items)
+    if isinstance(value, dict):
+        pairs = list(value.items())[: None if items is None else items * 5]
+        return {_cut(str(k), items): _cut(v, items, depth + 1) for k, v in pairs}
+    if isinstance(value, list | tuple):
+        return [_cut(v, items, depth + 1) for v in value[:items]]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return _cut(str(value), items)
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -333,9 +333,14 @@ def _request_fields() -> str:
     return ", ".join(field.alias or name for name, field in DeleteRequest.model_fields.items())
 
 
-def validation_errors(exc: ValidationError) -> list[FieldError]:
-    """Turn pydantic's errors into field errors that speak of the JSON body."""
-    result: list[FieldError] = []
+def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Turn pydantic's errors into (JSON pointer, detail) pairs that speak of the JSON body.
+
+    Plain pairs rather than FieldError models: a 1 MiB body can hold 95,000 unknown
+    members, and only the first few are shown (handler.MAX_LISTED_ERRORS).
+    """
+    result: list[tuple[str, str]] = []
+    request_fields = _request_fields()
     for error in exc.errors(include_url=False, include_input=False):
         loc = [str(part) for part in error["loc"]]
         # RFC 6901: "~" and "/" inside a member name are escaped.
@@ -343,18 +348,18 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
         kind = error["type"]
         if kind == "dnids_invalid":
             ctx = error.get("ctx") or {}
-            result.extend(FieldError(pointer=p, detail=d) for p, d in ctx.get("entries", []))
+            result.extend((p, d) for p, d in ctx.get("entries", []))
         elif kind == "extra_forbidden":
-            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else _request_fields()
-            result.append(FieldError(pointer=pointer, detail=f"unknown field; the accepted ones are {allowed}"))
+            allowed = "accessCode, extCode" if loc[:1] == ["routes"] else request_fields
+            result.append((pointer, f"unknown field; the accepted ones are {allowed}"))
         elif kind == "missing":
-            result.append(FieldError(pointer=pointer, detail="is required"))
+            result.append((pointer, "is required"))
         elif kind == "one_selector":
-            result.append(FieldError(pointer="", detail=error["msg"] + ', e.g. {"dnids": "1,2"}'))
+            result.append(("", error["msg"] + ', e.g. {"dnids": "1,2"}'))
         elif kind in ("model_type", "model_attributes_type", "dict_type") and not loc:
-            result.append(FieldError(pointer="", detail='the body must be a JSON object, e.g. {"dnids": "1,2"}'))
+            result.append(("", 'the body must be a JSON object, e.g. {"dnids": "1,2"}'))
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            result.append(FieldError(pointer=pointer, detail='must be an object such as {"accessCode": "9911411"}'))
+            result.append((pointer, 'must be an object such as {"accessCode": "9911411"}'))
         else:
-            result.append(FieldError(pointer=pointer, detail=error["msg"]))
+            result.append((pointer, error["msg"]))
     return result

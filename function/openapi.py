@@ -123,8 +123,8 @@ def _delete_operation() -> dict[str, Any]:
             },
             "400": _problem(
                 "400",
-                "The body is not valid (invalid_request with errors, or malformed_json), or the planToken"
-                " is not (plan_invalid).",
+                "The body is not valid (invalid_request with errors, malformed_json, or malformed_body), or the"
+                " planToken is not (plan_invalid).",
             ),
             "401": _problem("401", "The caller is not authenticated."),
             "403": _problem(
@@ -133,6 +133,7 @@ def _delete_operation() -> dict[str, Any]:
                 " planToken was made for another caller (plan_wrong_caller).",
             ),
             "405": _problem("405", "Only POST is allowed.", {"Allow": {"schema": {"type": "string"}}}),
+            "408": _problem("408", "The body did not arrive within BODY_TIMEOUT_SECONDS (body_timeout, retryable)."),
             "409": _problem(
                 "409", "A request with the same idempotency key is still running.", _retry_after("Always 1.")
             ),

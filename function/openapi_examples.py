@@ -145,6 +145,14 @@ PROBLEMS: dict[str, dict[str, Any]] = {
         ' {"planToken": ...}.',
     ),
     "405": problem(405, "method_not_allowed", "Method not allowed", "GET is not allowed here; send POST."),
+    "408": problem(
+        408,
+        "body_timeout",
+        "The body did not arrive in time",
+        "The body did not arrive in time (a pause over 1 s, or more than 5 s in all);"
+        " send it at once after the headers.",
+        retryable=True,
+    ),
     "409": problem(
         409,
         "in_progress",

@@ -87,6 +87,14 @@ class Settings(BaseModel):
         alias="REQUEST_BUDGET_SECONDS",
         description="Time budget of one request, all upstream calls and retries included.",
     )
+    # The HTTP edge (issue 9): how long the body may take to arrive after the headers.
+    body_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        alias="BODY_TIMEOUT_SECONDS",
+        description="Seconds the whole body may take to arrive after the headers; then 408.",
+    )
     max_dnids: int = Field(default=10000, ge=1, le=100000, alias="MAX_DNIDS")
     cec_max_lookup_records: int = Field(
         default=20000,

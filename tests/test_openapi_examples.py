@@ -46,7 +46,7 @@ def test_problem_examples_use_the_real_titles() -> None:
     classes = [errors.InvalidRequest, errors.Unauthenticated, errors.MethodNotAllowed, errors.PayloadTooLarge,
                errors.UnsupportedMediaType, errors.InternalError, errors.UpstreamRejected, errors.UpstreamUnavailable,
                errors.UpstreamTimeout, idempotency.IdempotencyInProgress, idempotency.IdempotencyKeyReused,
-               policies.Forbidden]  # fmt: skip
+               policies.Forbidden, errors.BodyTimeout]  # fmt: skip
     titles = {cls.code: cls.title for cls in classes}
     retryable = {cls.code: cls.retryable for cls in classes}
     for problem in ex.PROBLEMS.values():

@@ -40,6 +40,7 @@ DELIBERATELY_UNSET = {
     "SECRET_TIMEOUT_SECONDS": "tuning: code default (5 s); extra_environment_variables",
     "MAX_DNIDS": "tuning: code default (10000); extra_environment_variables",
     "PUBLIC_URL": "OpenAPI servers: defaults to the host each request reached; extra_environment_variables",
+    "BODY_TIMEOUT_SECONDS": "tuning: code default (5 s for the body to arrive); extra_environment_variables",
     "CEC_MAX_LOOKUP_RECORDS": "tuning: code default (20000 records per request); extra_environment_variables",
     "IDEMPOTENCY_TTL_SECONDS": "tuning: code default (3600 s); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES": "tuning: code default (10000 per instance); extra_environment_variables",
