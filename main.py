@@ -2,7 +2,7 @@
 
 import functions_framework
 
-from function.handler import delete_called_route, framework_error
+from function.edge.handler import delete_called_route, framework_error
 
 # functions-framework answers /robots.txt and /favicon.ico itself, with HTML; while
 # it loads this module it offers its app's errorhandler so those answers can be JSON

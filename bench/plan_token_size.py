@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from function.lookup import RouteRecord
-from function.plans import PlanSigner
+from function.callers.plans import PlanSigner
+from function.cec.lookup import RouteRecord
 
 
 def routes(count: int) -> list[RouteRecord]:

@@ -33,7 +33,7 @@ _CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]+))?(?:;o=([01]))?")
 _MAX_SPAN = 2**64 - 1
 
 # Cloud Logging takes entries of at most 256 KB; a line is kept well under that. The
-# audit entries (function/audit.py, 250 routes each, about 46 KB) must stay below it.
+# audit entries (function/callers/audit.py, 250 routes each, about 46 KB) must stay below it.
 MAX_LINE_BYTES = 128 * 1024
 _MAX_FIELD_CHARS = 1024
 _MAX_LIST_ITEMS = 20

@@ -20,9 +20,14 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from function.dnids import DnidsInvalid, parse_dnids, parse_ids
-from function.plans import MAX_TOKEN_CHARS, MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
 DEFAULT_MAX_DNIDS = 10000
+# Plan tokens (function/callers/plans.py): the lifetime a dry run may ask for, and the
+# longest token accepted (one of 5,000 routes, the most a token holds, stays well under).
+DEFAULT_TTL_SECONDS = 900
+MIN_TTL_SECONDS = 60
+MAX_TTL_SECONDS = 86400
+MAX_TOKEN_CHARS = 262_144
 
 _DIGITS = r"^[ \t\n\r]*[0-9]+[ \t\n\r]*$"
 _DIGIT_LIST = r"^[ \t\n\r]*[0-9]+[ \t\n\r]*(,[ \t\n\r]*[0-9]+[ \t\n\r]*)*$"
@@ -78,7 +83,7 @@ def _number_validator(parse: Callable[[object, int], list[str]]) -> Callable[[ob
 
 class _Model(BaseModel):
     # Answers are serialised without null fields: an absent field means unknown or
-    # not applicable (see function/handler.py).
+    # not applicable (see function/edge/handler.py).
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 

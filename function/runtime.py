@@ -11,17 +11,17 @@ import threading
 from dataclasses import dataclass
 
 from function import log, redact
-from function.auth import CallerAuthenticator
-from function.cec_client import CecClient
-from function.credentials import CredentialProvider
+from function.callers.auth import CallerAuthenticator
+from function.callers.guards import Guards
+from function.cec.client import CecClient
+from function.cec.credentials import CredentialProvider
+from function.cec.tokens import TokenProvider
+from function.cec.transport import Transport
 from function.errors import NotConfigured
-from function.guards import Guards
-from function.idempotency import IdempotencyStore, build_store
 from function.secret_manager import SecretReader
 from function.settings import Settings, get_settings
 from function.settings import clear_cache as clear_settings_cache
-from function.tokens import TokenProvider
-from function.transport import Transport
+from function.state.idempotency import IdempotencyStore, build_store
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ class Settings(BaseModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
 
-    # The OpenAPI documents (function/openapi.py): the URL they name as the server.
+    # The OpenAPI documents (function/edge/openapi/document.py): the URL they name as the server.
     public_url: str | None = Field(
         default=None,
         alias="PUBLIC_URL",

@@ -36,16 +36,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from function.audit import MESSAGE
 from function.budget import Deadline
-from function.cec_client import CecClient
-from function.credentials import CredentialProvider
+from function.callers.audit import MESSAGE
+from function.cec.client import CecClient
+from function.cec.credentials import CredentialProvider
+from function.cec.lookup import LookupBudget, find_routes
+from function.cec.tokens import TokenProvider
+from function.cec.transport import Transport
 from function.errors import FunctionError
-from function.lookup import LookupBudget, find_routes
 from function.secret_manager import SecretReader
 from function.settings import Settings, load_settings
-from function.tokens import TokenProvider
-from function.transport import Transport
 
 LOOKUP_RECORDS = 20000
 

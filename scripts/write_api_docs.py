@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from function.openapi_files import contract_files  # noqa: E402
+from function.edge.openapi.files import contract_files  # noqa: E402
 
 
 def main() -> int:

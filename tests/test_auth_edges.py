@@ -183,7 +183,7 @@ def test_webhook_timestamps_are_decimal_digits_only(
 
 
 def test_the_webhook_key_is_the_decoded_secret() -> None:
-    from function.auth import webhook_key
+    from function.callers.auth import webhook_key
 
     assert webhook_key(WEBHOOK_SECRET) == base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
     assert webhook_key("whsec_" + "A" * 17) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from function.body import declared_length
+from function.edge.body import declared_length
 
 
 @pytest.mark.parametrize(

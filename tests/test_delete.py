@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cec_sim import SimulatorControl
+from function.cec.results import parse_delete_answer
 from function.errors import UpstreamBadResponse
-from function.results import parse_delete_answer
 
 
 def test_all_deleted_is_200_with_names_and_ids(post: Callable[..., Any], sim: SimulatorControl) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from function.budget import Deadline
+from function.cec.lookup import OVERLAP, LookupBudget, find_by, scan
 from function.errors import UpstreamBadResponse
-from function.lookup import OVERLAP, LookupBudget, find_by, scan
 
 
 class ShrinkingListing:

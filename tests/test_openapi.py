@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from cec_sim import SimulatorControl
-from function import handler, openapi
+from function.edge import handler
+from function.edge.openapi import document as openapi
 from function.errors import FunctionError
 from function.models import SELECTOR_ALIASES, DeleteRequest
 

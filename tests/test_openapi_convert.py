@@ -1,4 +1,4 @@
-"""The 3.1 -> 3.0 -> 2.0 converter (function/openapi_convert.py), rule by rule."""
+"""The 3.1 -> 3.0 -> 2.0 converter (function/edge/openapi/convert.py), rule by rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from function.openapi_convert import UnsupportedSchema, schema_20, schema_30, swagger_host, to_openapi_30, to_swagger_20
+from function.edge.openapi.convert import (
+    UnsupportedSchema,
+    schema_20,
+    schema_30,
+    swagger_host,
+    to_openapi_30,
+    to_swagger_20,
+)
 
 
 def test_31_keywords_become_their_30_forms() -> None:

@@ -9,8 +9,11 @@ import jsonschema
 import pytest
 
 from cec_sim import SimulatorControl
-from function import errors, idempotency, openapi, policies
-from function import openapi_examples as ex
+from function import errors
+from function.callers import policies
+from function.edge.openapi import document as openapi
+from function.edge.openapi import examples as ex
+from function.state import idempotency
 
 
 @pytest.mark.parametrize("name", sorted(ex.REQUESTS))

@@ -7,7 +7,7 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from function.openapi_files import contract_files
+from function.edge.openapi.files import contract_files
 from tests.conftest import ROOT
 
 CONNECTOR = ROOT / "connectors" / "power-automate"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from function.lookup import RouteRecord, parse_record
-from function.outcomes import RouteOutcome, assign
-from function.results import BatchAnswer
+from function.cec.lookup import RouteRecord, parse_record
+from function.cec.results import BatchAnswer
+from function.deletion.outcomes import RouteOutcome, assign
 
 
 def record(dnid: str, access: str, ext: str, editable: str | None = "0") -> RouteRecord:

@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
+from function.edge.openapi.document import build_document
 from function.models import DeleteRequest
-from function.openapi import build_document
 from tests.conftest import API_KEY
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "40"))

@@ -13,8 +13,9 @@ import pytest
 from werkzeug.test import TestResponse
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
-from function.lookup import RouteRecord
-from function.plans import DEFAULT_MAX_ROUTES, MAX_TOKEN_CHARS, PlanInvalid, PlanSigner, key_id
+from function.callers.plans import DEFAULT_MAX_ROUTES, PlanInvalid, PlanSigner, key_id
+from function.cec.lookup import RouteRecord
+from function.models import MAX_TOKEN_CHARS
 from scripts.restore_routes import read_audit
 from tests.conftest import API_KEY
 

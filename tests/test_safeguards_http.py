@@ -22,8 +22,8 @@ import requests
 from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
-from function.lookup import RouteRecord
-from function.plans import PlanSigner
+from function.callers.plans import PlanSigner
+from function.cec.lookup import RouteRecord
 from tests.conftest import ROOT, setting_names
 
 SIGNING_KEY = "plan-signing-key-0123456789abcdef-current"

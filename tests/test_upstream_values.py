@@ -18,11 +18,11 @@ import requests
 
 from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, TOKEN_PATH
-from function.bounded import MAX_RETRY_AFTER_SECONDS, bounded_float, bounded_int, retry_after_seconds
 from function.budget import Deadline
-from function.credentials import CecCredentials
-from function.tokens import TokenProvider
-from function.transport import Transport
+from function.cec.bounded import MAX_RETRY_AFTER_SECONDS, bounded_float, bounded_int, retry_after_seconds
+from function.cec.credentials import CecCredentials
+from function.cec.tokens import TokenProvider
+from function.cec.transport import Transport
 from tests.conftest import API_KEY
 from tests.test_auth import WEBHOOK_SECRET
 from tests.test_requests import assert_problem

@@ -1,6 +1,6 @@
 # The audit trail of deletions (issue 13): the function writes one entry per request
 # that deleted routes ("called routes deleted", label audit=cec-called-routes, see
-# function/audit.py). Optionally route those entries to storage of their own, kept
+# function/callers/audit.py). Optionally route those entries to storage of their own, kept
 # for var.audit_retention_days, so that the record outlives the _Default bucket's
 # 30 days and scripts/restore_routes.py can read it back.
 

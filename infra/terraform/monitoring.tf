@@ -1,5 +1,5 @@
 # Optional (var.monitoring): log-based metrics from the one summary line the
-# function writes per request (function/handler.py), two alert policies and a
+# function writes per request (function/edge/handler.py), two alert policies and a
 # dashboard. infra/README.md says what each tile and alert means and what to do.
 
 locals {
@@ -16,7 +16,7 @@ locals {
     "httpRequest.status:*",
   ])
 
-  # The stages the function counts (function/cec_client.py, tokens.py, secret_manager.py;
+  # The stages the function counts (function/cec/client.py, tokens.py, secret_manager.py;
   # tests/infra/test_monitoring_fields.py keeps this list equal to them).
   upstream_stages = ["secret", "token", "query", "delete"]
 

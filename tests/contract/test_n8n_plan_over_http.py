@@ -22,8 +22,8 @@ import requests
 from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
-from function.lookup import RouteRecord
-from function.plans import PlanSigner
+from function.callers.plans import PlanSigner
+from function.cec.lookup import RouteRecord
 from tests.conftest import setting_names
 from tests.contract.test_n8n_preview_approve_apply import APPLY, PREVIEW, _evaluate, _named
 

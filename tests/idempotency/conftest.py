@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from function.idempotency import IdempotencyStore, MemoryStore
-from function.idempotency.firestore import FirestoreStore
+from function.state.idempotency import IdempotencyStore, MemoryStore
+from function.state.idempotency.firestore import FirestoreStore
 from tests.idempotency.emulator import FirestoreEmulator
 
 PROJECT = "test-project"

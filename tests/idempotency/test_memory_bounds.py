@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from function.idempotency import Claim, IdempotencyInProgress, MemoryStore, StoredAnswer, StoreError
+from function.state.idempotency import Claim, IdempotencyInProgress, MemoryStore, StoredAnswer, StoreError
 from tests.idempotency.conftest import Clock
 
 ANSWER = StoredAnswer(200, b"{}")

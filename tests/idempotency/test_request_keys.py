@@ -15,8 +15,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from cec_sim import SimulatorControl
-from function.auth import Caller
-from function.idempotency import request_key
+from function.callers.auth import Caller
+from function.state.idempotency import request_key
 from tests.conftest import API_KEY
 from tests.test_auth import WEBHOOK_SECRET, signed_headers
 from tests.test_requests import assert_problem

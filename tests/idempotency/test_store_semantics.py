@@ -8,14 +8,14 @@ import threading
 import pytest
 
 from function import log
-from function.idempotency import (
+from function.state.idempotency import (
     Claim,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     IdempotencyStore,
     StoredAnswer,
 )
-from function.idempotency.base import MAX_STORED_ANSWER_BYTES
+from function.state.idempotency.base import MAX_STORED_ANSWER_BYTES
 from tests.idempotency.conftest import TTL_SECONDS, Clock
 
 HOLD = 10.0

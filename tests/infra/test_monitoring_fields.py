@@ -1,7 +1,7 @@
 """The monitoring module reads fields the function really logs.
 
 infra/terraform/monitoring.tf builds log-based metrics from the summary line
-(function/handler.py). Here real requests go through the function (in-process app,
+(function/edge/handler.py). Here real requests go through the function (in-process app,
 simulator and fake Secret Manager over loopback), their summary lines are turned into
 log entries the way Cloud Logging does it (the special field httpRequest moves out of
 jsonPayload), and every filter field and extractor of the metrics must find its value.

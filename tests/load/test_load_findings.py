@@ -4,7 +4,7 @@ The full load run (``python -m tests.load.run_load``) once reported protected ro
 ``already_absent`` while they still existed. The cause was the lookup, not the load:
 paging through queryCalledRoute by ``offset`` while other callers delete routes that
 sort before the current offset moves every later record up, so the first ones of the
-next page were never read, and a route never read counted as gone. function/lookup.py
+next page were never read, and a route never read counted as gone. function/cec/lookup.py
 now overlaps pages and starts over when the listing shrank more than the overlap.
 
 Here the "other caller" is made deterministic: the simulator's store deletes 200 low

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from function import redact
 from function.budget import Deadline
+from function.callers.plans import PlanSigner, parse_keys
+from function.callers.policies import NO_CODES, CodePatterns, Policy, PolicyBook
 from function.errors import NotConfigured
-from function.plans import PlanSigner, parse_keys
-from function.policies import NO_CODES, CodePatterns, Policy, PolicyBook
 from function.secret_manager import SecretReader
 from function.settings import Settings
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from function.idempotency.base import (
+from function.state.idempotency.base import (
     Claim,
     IdempotencyInProgress,
     IdempotencyKeyReused,

@@ -23,8 +23,8 @@ from typing import Any
 import requests
 
 from function import log
-from function.bounded import retry_after_seconds
 from function.budget import Deadline
+from function.cec.bounded import retry_after_seconds
 from function.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from function.http_deadline import MAX_RESPONSE_BYTES, DeadlineAdapter, ResponseTooLarge
 from function.http_deadline import deadline as wall_clock

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from function.idempotency.base import (
+from function.state.idempotency.base import (
     Claim,
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -19,9 +19,9 @@ from function.idempotency.base import (
     StoredAnswer,
     StoreError,
 )
-from function.idempotency.keys import RequestKey, request_key
-from function.idempotency.memory import MemoryStore
-from function.idempotency.run import IdempotentRun
+from function.state.idempotency.keys import RequestKey, request_key
+from function.state.idempotency.memory import MemoryStore
+from function.state.idempotency.run import IdempotentRun
 
 if TYPE_CHECKING:
     from function.settings import Settings
@@ -49,7 +49,7 @@ def build_store(settings: Settings) -> IdempotencyStore | None:
         return None
     if settings.idempotency_store == "firestore":
         # This module imports no Google library; the store does, on its first call.
-        from function.idempotency.firestore import FirestoreStore  # noqa: PLC0415
+        from function.state.idempotency.firestore import FirestoreStore  # noqa: PLC0415
 
         return FirestoreStore(
             project=settings.google_cloud_project,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from function.openapi import document
+from function.edge.openapi.document import document
 
 # The host a connector author replaces with the function's (paconn and the portal both
 # require a host; this one is reserved and never resolves, RFC 2606).

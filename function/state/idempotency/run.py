@@ -13,8 +13,8 @@ import logging
 from typing import Any, Literal
 
 from function import log
-from function.idempotency.base import Claim, IdempotencyStore, IdempotencyUnavailable, StoredAnswer, StoreError
-from function.idempotency.keys import RequestKey
+from function.state.idempotency.base import Claim, IdempotencyStore, IdempotencyUnavailable, StoredAnswer, StoreError
+from function.state.idempotency.keys import RequestKey
 
 # An in-progress claim is held for the request's budget plus this, so that a crashed
 # instance blocks its key for at most that long and a live one is never taken over.

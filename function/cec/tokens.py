@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from function import redact
-from function.bounded import bounded_float
 from function.budget import Deadline
-from function.credentials import CecCredentials
+from function.cec.bounded import bounded_float
+from function.cec.credentials import CecCredentials
+from function.cec.transport import Transport
 from function.errors import UpstreamBadResponse, UpstreamTimeout
-from function.transport import Transport
 
 # Renew this long before expiry: a token that expires in flight costs a 401 and a
 # retry. Never less than a few seconds, never more than a tenth of its lifetime.

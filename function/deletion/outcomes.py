@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from function import redact
-from function.lookup import RouteRecord
-from function.results import BatchAnswer
+from function.cec.lookup import RouteRecord
+from function.cec.results import BatchAnswer
 
 Outcome = Literal["deleted", "already_absent", "protected", "changed", "failed", "not_sent", "unknown"]
 SUCCESS: frozenset[str] = frozenset({"deleted", "already_absent"})

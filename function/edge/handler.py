@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from function import log, runtime
-from function.body import read_body, settle
-from function.bounded import retry_after_header
 from function.budget import Deadline
+from function.cec.bounded import retry_after_header
+from function.deletion.service import execute
+from function.edge.body import read_body, settle
 from function.errors import (
     FunctionError,
     InternalError,
@@ -33,10 +34,9 @@ from function.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from function.idempotency import IdempotentRun, StoredAnswer, request_key
 from function.models import DeleteRequest, DeleteResult, Problem, RouteResult, validation_errors
-from function.service import execute
 from function.settings import get_settings
+from function.state.idempotency import IdempotentRun, StoredAnswer, request_key
 
 MAX_BODY_BYTES = 1024 * 1024
 # Output bounds (issue 9): what a caller sends is echoed cut, and a list of errors
@@ -126,7 +126,7 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
         if path in _DOCUMENTS:
             # Imported here: building schemas pulls in pydantic.json_schema, which no
             # deletion needs (25-45 ms of every cold start, bench/FINDINGS.md).
-            from function import openapi  # noqa: PLC0415 - see the comment above
+            from function.edge.openapi import document as openapi  # noqa: PLC0415 - see the comment above
 
             document = openapi.document_bytes(_DOCUMENTS[path], _server_url(request))
             return flask.Response(document, 200, mimetype="application/json")
@@ -135,7 +135,7 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
     raise NotFound(f"There is nothing at {path[:64]}; POST to / to delete routes.")
 
 
-# The OpenAPI documents and their versions (function/openapi.py's PATHS; a test keeps
+# The OpenAPI documents and their versions (function/edge/openapi/document.py's PATHS; a test keeps
 # them equal without importing that module here).
 _DOCUMENTS: dict[str, Any] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
 _HOST = re.compile(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from function import redact
-from function.bounded import bounded_int
 from function.budget import Deadline
+from function.cec.bounded import bounded_int
+from function.cec.paging import fetch_pages
 from function.errors import UpstreamBadResponse
-from function.paging import fetch_pages
 
 PAGE_SIZE = 100  # the API's maximum
 # Each page re-reads this many records of the previous one (see scan).

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from function.auth import Caller
 from function.budget import Deadline
+from function.callers.auth import Caller
+from function.callers.guards import Guards
+from function.callers.plans import Plan, PlannedSnapshot
+from function.callers.policies import Policy, check_routes
+from function.cec.lookup import LookupBudget, QueryApi, RouteRecord, find_by
+from function.deletion.outcomes import RouteOutcome
 from function.errors import NotConfigured
-from function.guards import Guards
-from function.lookup import LookupBudget, QueryApi, RouteRecord, find_by
-from function.models import DryRunResult
-from function.outcomes import RouteOutcome
-from function.plans import DEFAULT_TTL_SECONDS, Plan, PlannedSnapshot
-from function.policies import Policy, check_routes
+from function.models import DEFAULT_TTL_SECONDS, DryRunResult
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from function.auth import Caller
+from function.callers.auth import Caller
 from function.errors import InvalidRequest
 from function.log import HeaderLookup
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 from function import log
+from function.cec.lookup import PAGE_SIZE
 from function.errors import UpstreamCallLimitExceeded
-from function.lookup import PAGE_SIZE
 from function.models import DeleteRequest
 
 

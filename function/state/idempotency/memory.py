@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from function.idempotency.base import (
+from function.state.idempotency.base import (
     Claim,
     IdempotencyStore,
     Record,

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from function import log
-from function.auth import Caller
-from function.lookup import RouteRecord
+from function.callers.auth import Caller
+from function.cec.lookup import RouteRecord
 from function.models import DeleteResult
 
 MESSAGE = "called routes deleted"

@@ -10,14 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from function import audit, call_limit, log
-from function.auth import Caller
+from function import log
 from function.budget import Deadline
-from function.cec_client import CecClient
+from function.callers import audit
+from function.callers.auth import Caller
+from function.callers.guards import Guards
+from function.callers.policies import check_request, check_routes
+from function.cec.client import CecClient
+from function.cec.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
+from function.cec.results import BatchAnswer, parse_delete_answer
+from function.deletion import call_limit
+from function.deletion.outcomes import SUCCESS, RouteOutcome, assign, is_clean
+from function.deletion.plan_apply import attach_token, verify_and_recheck
 from function.dnids import to_api_form
 from function.errors import FunctionError, InvalidRequest, UpstreamCallLimitExceeded
-from function.guards import Guards
-from function.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
 from function.models import (
     BatchResult,
     DeleteRequest,
@@ -28,10 +34,6 @@ from function.models import (
     Target,
     UnmatchedSelector,
 )
-from function.outcomes import SUCCESS, RouteOutcome, assign, is_clean
-from function.plan_apply import attach_token, verify_and_recheck
-from function.policies import check_request, check_routes
-from function.results import BatchAnswer, parse_delete_answer
 
 HTTP_STATUS = {"deleted": 200, "partial": 207, "failed": 422}
 

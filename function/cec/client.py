@@ -8,10 +8,10 @@ import requests
 
 from function import redact
 from function.budget import Deadline
-from function.credentials import CecCredentials, CredentialProvider
+from function.cec.credentials import CecCredentials, CredentialProvider
+from function.cec.tokens import CredentialsRejected, Token, TokenProvider
+from function.cec.transport import Transport
 from function.errors import UpstreamAuthFailed, UpstreamBadResponse, UpstreamRejected
-from function.tokens import CredentialsRejected, Token, TokenProvider
-from function.transport import Transport
 
 DELETE_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/deleteCalledRoute"
 QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"

@@ -2,7 +2,7 @@
 
 One source, three documents: 3.1 (``/openapi.json``) is built here; 3.0.3
 (``/openapi-3.0.json``) and Swagger 2.0 (``/swagger.json``) are derived from it by
-function/openapi_convert.py. The same builders write docs/api/ and the Power Automate
+function/edge/openapi/convert.py. The same builders write docs/api/ and the Power Automate
 connector (scripts/write_api_docs.py), and a test keeps those files in sync.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault, models_json_schema
 from pydantic_core import core_schema
 
-from function import openapi_examples as ex
+from function.edge.openapi import examples as ex
 from function.models import DeleteRequest, DeleteResult, DryRunResult, Problem
 
 TITLE = "CEC deleteCalledRoute function"
@@ -250,7 +250,7 @@ def build_document() -> dict[str, Any]:
 @functools.cache
 def _documents() -> dict[Version, dict[str, Any]]:
     # Imported here so that /openapi.json alone does not pay for the converters.
-    from function.openapi_convert import to_openapi_30, to_swagger_20  # noqa: PLC0415
+    from function.edge.openapi.convert import to_openapi_30, to_swagger_20  # noqa: PLC0415
 
     doc31 = build_document()
     doc30 = to_openapi_30(doc31)
@@ -263,7 +263,7 @@ def document(version: Version, server_url: str | None) -> dict[str, Any]:
     if server_url is None:
         return base
     if version == "2.0":
-        from function.openapi_convert import swagger_host  # noqa: PLC0415
+        from function.edge.openapi.convert import swagger_host  # noqa: PLC0415
 
         return {**base, **swagger_host(server_url)}
     return {**base, "servers": [{"url": server_url}]}

@@ -28,20 +28,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from function.cec.lookup import RouteRecord
 from function.errors import FunctionError
-from function.lookup import RouteRecord
+
+# The request-facing limits (planTtlSeconds, the token's length) are part of the
+# contract and live in function/models.py, which the layers below this one may import.
+from function.models import MAX_TOKEN_CHARS
 
 VERSION = "p1"
-DEFAULT_TTL_SECONDS = 900
-MIN_TTL_SECONDS = 60
-MAX_TTL_SECONDS = 86400
-# Routes per token. 1000 routes make a token of about 30 KB (see docs/PLAN_TOKENS.md):
+# Routes per token. 1000 routes make a token of about 15 KB (bench/plan_token_size.py):
 # comfortable in a JSON body, too long for most headers; a dry run past the cap
 # answers its plan without a token and says why.
 DEFAULT_MAX_ROUTES = 1000
 HARD_MAX_ROUTES = 5000
-# A token of HARD_MAX_ROUTES stays well under this; anything longer is not ours.
-MAX_TOKEN_CHARS = 262_144
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
 

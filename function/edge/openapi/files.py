@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from function.openapi import document
-from function.openapi_connector import api_definition, api_properties
+from function.edge.openapi.connector import api_definition, api_properties
+from function.edge.openapi.document import document
 
 # The committed documents name functions-framework's local default address as their
 # server; a deployed function's own /openapi.json names its URL (PUBLIC_URL or Host).

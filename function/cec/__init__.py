@@ -1,0 +1,1 @@
+"""The CEC client: transport with retries and deadlines, tokens, credentials, the called-route API, lookups."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, body reading, problem answers, and the OpenAPI documents."""

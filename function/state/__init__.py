@@ -1,0 +1,1 @@
+"""What the function remembers across requests and instances: the idempotency store."""
