@@ -8,6 +8,7 @@ to the servers started here. tests/test_server_process.py covers the real server
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,14 @@ from function.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-caller-key-0123456789"
 CREDENTIALS_SECRET = "projects/test-project/secrets/cec-credentials"
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """The environment of a real server process: this one's, less every setting of the
+    function (so that a developer's shell never leaks into a test), plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
+    env.update(PYTHONUNBUFFERED="1", **settings)  # log lines reach the log file at once
+    return env
 
 
 def setting_names() -> set[str]:

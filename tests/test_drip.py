@@ -10,7 +10,6 @@ after DRIP_MAX seconds, so that a regression fails in bounded time.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ import requests
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.function_server import FunctionServer
 from function.secret_manager import FAILURE_HOLD_SECONDS
-from tests.conftest import API_KEY, CREDENTIALS_SECRET, setting_names
+from tests.conftest import API_KEY, CREDENTIALS_SECRET, server_env
 from tests.test_requests import assert_problem
 
 BUDGET = 5.0
@@ -113,8 +112,7 @@ def test_an_oversized_upstream_answer_is_refused(
 
 @pytest.fixture
 def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=API_KEY,
         CEC_BASE_URL=sim.base_url,
@@ -124,7 +122,6 @@ def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: P
         CEC_TIMEOUT_SECONDS=str(CEC_TIMEOUT),
         SECRET_TIMEOUT_SECONDS=str(SECRET_TIMEOUT),
         SECRET_CACHE_TTL_SECONDS="0",
-        PYTHONUNBUFFERED="1",
     )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running.url

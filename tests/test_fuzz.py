@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from cec_sim import FakeSecretManagerControl, SimulatorControl, start_cec, start_secret_manager
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
-from tests.conftest import setting_names
+from tests.conftest import server_env
 
 if os.environ.get("CI"):
     # In CI a missing schemathesis is a broken install, not a reason to skip the fuzz run.
@@ -98,8 +98,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     secrets = FakeSecretManagerControl(secret_manager.url)
     secrets.add_version(FUZZ_SECRET, json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}))
 
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=FUZZ_KEY,
         CEC_BASE_URL=sim.base_url,
@@ -107,7 +106,6 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
         SECRET_MANAGER_ENDPOINT=secrets.base_url,
         # Generated planTokens must meet a verifier (400 plan_invalid), not 503 not_configured.
         PLAN_SIGNING_KEYS="fuzz-plan-signing-key-0123456789abcdef",
-        PYTHONUNBUFFERED="1",
     )
     try:
         with FunctionServer(env, tmp_path_factory.mktemp("fuzz") / "server.log") as server:

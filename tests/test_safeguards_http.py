@@ -8,7 +8,6 @@ resets the simulator and reads the simulator's own call record to see what was s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
 from function.callers.plans import PlanSigner
 from function.cec.lookup import RouteRecord
-from tests.conftest import ROOT, setting_names
+from tests.conftest import ROOT, server_env
 
 SIGNING_KEY = "plan-signing-key-0123456789abcdef-current"
 OLD_KEY = "plan-signing-key-0123456789abcdef-retired"
@@ -39,8 +38,7 @@ def scope(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(sim_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=",".join(f"{name}={key}" for name, key in KEYS.items()),
         CEC_BASE_URL=sim_server.url,
@@ -50,7 +48,6 @@ def server(sim_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         CALLER_POLICIES=json.dumps(POLICIES),
         PROTECTED_ACCESS_CODES=PROTECTED,
         IDEMPOTENCY_TTL_SECONDS="0",
-        PYTHONUNBUFFERED="1",
     )
     with FunctionServer(env, tmp_path_factory.mktemp("safeguards") / "server.log") as running:
         yield running
@@ -248,8 +245,7 @@ def test_the_audit_entry_of_a_deletion_brings_the_routes_back(
     exported = tmp_path / "audit.json"
     exported.write_text(json.dumps([{"jsonPayload": entry, "severity": "NOTICE", "labels": entry[
         "logging.googleapis.com/labels"]}]))  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET)
+    env = server_env(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET)
     script = [sys.executable, str(ROOT / "scripts" / "restore_routes.py"), str(exported), "--json"]
     shown = subprocess.run(script, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0, shown.stderr
@@ -280,8 +276,7 @@ def test_the_audit_entry_of_a_deletion_brings_the_routes_back(
 def test_without_signing_keys_a_plan_token_is_503_with_nothing_sent(
     sim_server: Any, sim: SimulatorControl, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=f"ops={KEYS['ops']}",
         CEC_BASE_URL=sim_server.url,

@@ -7,7 +7,6 @@ the simulator and the fake Secret Manager over loopback.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,20 +17,18 @@ import requests
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.function_server import FunctionServer
-from tests.conftest import API_KEY, CREDENTIALS_SECRET, setting_names
+from tests.conftest import API_KEY, CREDENTIALS_SECRET, server_env
 
 
 @pytest.fixture
 def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=API_KEY,
         CEC_BASE_URL=sim.base_url,
         CEC_CREDENTIALS_SECRET=CREDENTIALS_SECRET + "/versions/latest",
         SECRET_MANAGER_ENDPOINT=secrets.base_url,
         GOOGLE_CLOUD_PROJECT="test-project",
-        PYTHONUNBUFFERED="1",
     )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running.url, running.log_path

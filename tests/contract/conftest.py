@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,19 +9,17 @@ import pytest
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.function_server import FunctionServer
-from tests.conftest import API_KEY, CREDENTIALS_SECRET, setting_names
+from tests.conftest import API_KEY, CREDENTIALS_SECRET, server_env
 
 
 @pytest.fixture
 def server(sim: SimulatorControl, secrets: FakeSecretManagerControl, tmp_path: Path) -> Iterator[FunctionServer]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=API_KEY,
         CEC_BASE_URL=sim.base_url,
         CEC_CREDENTIALS_SECRET=CREDENTIALS_SECRET + "/versions/latest",
         SECRET_MANAGER_ENDPOINT=secrets.base_url,
-        PYTHONUNBUFFERED="1",
     )
     with FunctionServer(env, tmp_path / "server.log") as running:
         yield running

@@ -10,7 +10,6 @@ body). n8n itself is not run (see test_n8n_preview_approve_apply.py).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,7 +23,7 @@ from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
 from function.callers.plans import PlanSigner
 from function.cec.lookup import RouteRecord
-from tests.conftest import setting_names
+from tests.conftest import server_env
 from tests.contract.test_n8n_preview_approve_apply import APPLY, PREVIEW, _evaluate, _named
 
 SIGNING_KEY = "n8n-template-plan-signing-key-0123456789"
@@ -33,15 +32,13 @@ KEYS = {"n8n": "n8n-key-0123456789abcdef", "other": "other-key-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def server(sim_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=",".join(f"{name}={key}" for name, key in KEYS.items()),
         CEC_BASE_URL=sim_server.url,
         CEC_APP_KEY=DEFAULT_APP_KEY,
         CEC_APP_SECRET=DEFAULT_APP_SECRET,
         PLAN_SIGNING_KEYS=SIGNING_KEY,
-        PYTHONUNBUFFERED="1",
     )
     with FunctionServer(env, tmp_path_factory.mktemp("n8n-plan") / "server.log") as running:
         yield running

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
@@ -214,17 +213,15 @@ def upload(port: int, total: int, *, chunked: bool, timeout: float = 60.0) -> tu
 def env_for_edge(base_url: str, app_key: str = "edge-test-ak", app_secret: str = "edge-test-sk") -> dict[str, str]:
     """The function's environment for the edge tests: API-key callers, the AK/SK in the
     environment; nothing upstream is reached by an unauthenticated request."""
-    from tests.conftest import API_KEY, setting_names
+    from tests.conftest import API_KEY, server_env
 
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+    env = server_env(
         CALLER_AUTH="api_key",
         API_KEYS=API_KEY,
         CEC_BASE_URL=base_url,
         CEC_APP_KEY=app_key,
         CEC_APP_SECRET=app_secret,
         GOOGLE_CLOUD_PROJECT="test-project",
-        PYTHONUNBUFFERED="1",
         BODY_TIMEOUT_SECONDS="2",
         CEC_TIMEOUT_SECONDS="2",
     )

@@ -21,7 +21,7 @@ import requests
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
-from tests.conftest import CREDENTIALS_SECRET, setting_names
+from tests.conftest import CREDENTIALS_SECRET, server_env
 from tests.idempotency.emulator import FirestoreEmulator
 from tests.test_auth import WEBHOOK_SECRET, signed_headers
 
@@ -43,16 +43,14 @@ def delete_runs(sim: SimulatorControl) -> int:
     return sum(1 for call in sim.calls("delete") if call["status"] not in (401, 403))
 
 
-def server_env(sim_url: str, secrets_url: str, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update(
+def instance_env(sim_url: str, secrets_url: str, extra: dict[str, str]) -> dict[str, str]:
+    env = server_env(
         CALLER_AUTH="webhook,iam",
         WEBHOOK_SECRET=WEBHOOK_SECRET,
         CEC_BASE_URL=sim_url,
         CEC_CREDENTIALS_SECRET=CREDENTIALS_SECRET + "/versions/latest",
         SECRET_MANAGER_ENDPOINT=secrets_url,
         GOOGLE_CLOUD_PROJECT="test-project",
-        PYTHONUNBUFFERED="1",
     )
     env.update(extra)
     return env
@@ -74,7 +72,7 @@ def pair(
 ) -> Iterator[tuple[str, str]]:
     secrets = FakeSecretManagerControl(sm_server.url)
     secrets.add_version(CREDENTIALS_SECRET, json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}))
-    env = server_env(sim_server.url, sm_server.url, firestore_env(firestore_emulator, "pair-" + uuid.uuid4().hex))
+    env = instance_env(sim_server.url, sm_server.url, firestore_env(firestore_emulator, "pair-" + uuid.uuid4().hex))
     logs = tmp_path_factory.mktemp("pair")
     with FunctionServer(env, logs / "a.log") as one, FunctionServer(env, logs / "b.log") as two:
         for server in (one, two):
@@ -165,7 +163,7 @@ def test_a_killed_instances_claim_is_taken_over_after_its_hold_not_before(
 ) -> None:
     budget = 6.0
     hold = budget + 5.0  # guard.HOLD_MARGIN_SECONDS
-    env = server_env(
+    env = instance_env(
         sim.base_url,
         secrets.base_url,
         {**firestore_env(firestore_emulator, "kill-" + uuid.uuid4().hex), "REQUEST_BUDGET_SECONDS": str(budget)},
@@ -204,7 +202,7 @@ def test_forged_scheduler_headers_from_another_identity_do_not_touch_the_real_jo
 ) -> None:
     """Issue 9 item 7, over real HTTP, with the default memory store: IAM callers have a
     scope per identity, so forged X-CloudScheduler-* headers land in the forger's own."""
-    env = server_env(sim.base_url, secrets.base_url, {"CALLER_AUTH": "iam"})
+    env = instance_env(sim.base_url, secrets.base_url, {"CALLER_AUTH": "iam"})
     run = {"X-CloudScheduler-JobName": "projects/p/locations/l/jobs/nightly", "X-CloudScheduler-ScheduleTime": "T1"}
     with FunctionServer(env, tmp_path / "server.log") as server:
         forger = {**run, "Authorization": "Bearer " + id_token("intruder@elsewhere.example")}
