@@ -117,7 +117,8 @@ def test_the_firestore_client_is_imported_on_the_first_keyed_request_only(tmp_pa
     """Configuring the store costs no import at start-up; the first claim pays it (~0.5-1.5 s)."""
     code = (
         "import sys, main\n"
-        "from function import idempotency, settings\n"
+        "from function import settings\n"
+        "from function.state import idempotency\n"
         "store = idempotency.build_store(settings.get_settings())\n"
         "assert type(store).__name__ == 'FirestoreStore', store\n"
         "print('google.cloud.firestore' in sys.modules)\n"

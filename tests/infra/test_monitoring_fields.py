@@ -36,7 +36,7 @@ def metric_bodies() -> dict[str, dict[str, Any]]:
 
 
 def stages_in_code() -> set[str]:
-    code = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "function").glob("*.py")))
+    code = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "function").rglob("*.py")))
     found = set(re.findall(r'count_call\("(\w+)"\)', code))
     found |= set(re.findall(r'\bstage="(\w+)"', code))
     found |= set(re.findall(r'self\._call\(\w+, "(\w+)"', code))
