@@ -1,4 +1,5 @@
-"""What a request does: resolve its selector, plan, delete in batches, and say what happened.
+"""What a request does: resolve its selector (plan.py), delete in batches, settle each
+route's outcome, and build the answer (answers.py).
 
 The plain ``dnids`` delete is the hot path and costs no lookup. Lookups happen only
 for the other selectors, for dry runs, and after an answer that is not a clean
@@ -7,9 +8,6 @@ for the other selectors, for dry runs, and after an answer that is not a clean
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 from function import log
 from function.budget import Deadline
 from function.callers import audit
@@ -17,73 +15,23 @@ from function.callers.auth import Caller
 from function.callers.guards import Guards
 from function.callers.policies import check_request, check_routes
 from function.cec.client import CecClient
-from function.cec.lookup import DEVICE_TYPES, LookupBudget, RouteRecord, find_by, find_routes
-from function.cec.results import BatchAnswer, parse_delete_answer
+from function.cec.lookup import LookupBudget, RouteRecord, find_by
+from function.cec.results import parse_delete_answer
 from function.deletion import call_limit
-from function.deletion.outcomes import SUCCESS, RouteOutcome, assign, is_clean
+from function.deletion.answers import (
+    HTTP_STATUS,
+    Answer,
+    batch_result,
+    dry_run_result,
+    overall_status,
+    route_results,
+)
+from function.deletion.outcomes import RouteOutcome, assign, is_clean
+from function.deletion.plan import BatchRun, Plan, codes, require_complete, resolve
 from function.deletion.plan_apply import attach_token, verify_and_recheck
 from function.dnids import to_api_form
 from function.errors import FunctionError, InvalidRequest, UpstreamCallLimitExceeded
-from function.models import (
-    BatchResult,
-    DeleteRequest,
-    DeleteResult,
-    DryRunResult,
-    PlannedRoute,
-    RouteResult,
-    Target,
-    UnmatchedSelector,
-)
-
-HTTP_STATUS = {"deleted": 200, "partial": 207, "failed": 422}
-
-
-class LookupLimitExceeded(FunctionError):
-    status, code, title = 422, "lookup_limit_exceeded", "The selection needs more lookups than allowed"
-
-
-@dataclass(frozen=True)
-class Answer:
-    body: DeleteResult | DryRunResult
-    http_status: int
-
-    @property
-    def settled(self) -> bool:
-        """Whether the same request would get the same answer: no batch left without
-        an answer and no route whose fate is unknown. Only such answers are replayed."""
-        if not isinstance(self.body, DeleteResult):
-            return True
-        if any(b.status in ("error", "not_sent") for b in self.body.batches):
-            return False
-        return not any(r.outcome in ("unknown", "not_sent") for r in self.body.results or [])
-
-
-@dataclass
-class Plan:
-    """The routes a request selects, as far as a lookup could tell."""
-
-    requested: list[tuple[str, str]]  # ("dnid" | "id" | "record", key) in request order
-    records: dict[str, RouteRecord] = field(default_factory=dict)  # dnid -> record
-    by_id: dict[str, RouteRecord] = field(default_factory=dict)
-    not_found: list[UnmatchedSelector] = field(default_factory=list)
-    looked_up: bool = False
-    held: dict[str, RouteOutcome] = field(default_factory=dict)  # never sent: protected, changed (issue 13)
-    plan_id: str | None = None
-
-    @property
-    def sendable(self) -> list[str]:
-        if not self.looked_up:
-            return [key for _, key in self.requested]
-        return [dnid for dnid, record in self.records.items() if record.deletable and dnid not in self.held]
-
-
-@dataclass
-class BatchRun:
-    dnids: list[str]
-    answer: BatchAnswer | None = None
-    error: FunctionError | None = None
-    # Never sent: CEC_MAX_UPSTREAM_CALLS was reached before its first attempt.
-    refused: UpstreamCallLimitExceeded | None = None
+from function.models import DeleteRequest, DeleteResult
 
 
 def execute(
@@ -113,7 +61,7 @@ def execute(
         rechecked = verify_and_recheck(
             client, request.plan_token, caller, guards, policy, budget=budget, deadline=deadline
         )
-        _require(rechecked.complete, budget)
+        require_complete(rechecked.complete, budget)
         plan = Plan(
             requested=[("record", dnid) for dnid in rechecked.order],
             records=rechecked.records,
@@ -139,7 +87,7 @@ def execute(
     if len(sendable) > max_dnids:
         raise InvalidRequest(f"The selection matches {len(sendable)} routes; at most {max_dnids} (MAX_DNIDS).")
     if policy is not None:
-        check_routes(policy, [_codes(plan, dnid) for dnid in sendable])
+        check_routes(policy, [codes(plan, dnid) for dnid in sendable])
     if request.dry_run:
         preview = dry_run_result(plan, request_id)
         if guards is not None and caller is not None:
@@ -161,9 +109,9 @@ def execute(
         # Every route the failed call carried is verifiably still there: nothing
         # happened, and the problem (often retryable) says more than a 422 would.
         raise fault
-    batches = [_batch_result(run) for run in runs]
-    results = _route_results(plan, outcomes) if outcomes is not None else None
-    status = _status(batches, results)
+    batches = [batch_result(run) for run in runs]
+    results = route_results(plan, outcomes) if outcomes is not None else None
+    status = overall_status(batches, results)
     result = DeleteResult(
         status=status,
         dnids=sendable,
@@ -179,78 +127,6 @@ def execute(
     if caller is not None:
         audit.audit_result(result, plan.records if plan.looked_up else None, caller, request.selector, plan.plan_id)
     return Answer(result, HTTP_STATUS[status])
-
-
-def _codes(plan: Plan, dnid: str) -> tuple[str, str, str]:
-    record = plan.records.get(dnid)
-    return (dnid, record.access_code, record.ext_code) if record is not None else (dnid, "", "")
-
-
-def resolve(
-    client: CecClient,
-    request: DeleteRequest,
-    *,
-    budget: LookupBudget,
-    deadline: Deadline,
-    lookup_first: bool = False,
-    concurrency: int = 1,
-) -> Plan:
-    """Turn the selector into a plan; only a dnids delete skips the lookup (unless a
-    policy on access codes or protected hotlines need the routes' codes first)."""
-    if request.dnids is not None and not request.dry_run and not lookup_first:
-        return Plan(requested=[("dnid", d) for d in request.dnids])
-    plan = Plan(requested=[], looked_up=True)
-    if request.dnids is not None or request.ids is not None:
-        by_id = request.ids is not None
-        wanted = request.ids if by_id else request.dnids
-        assert wanted is not None
-        found, complete = find_by(
-            client,
-            (lambda r: r.id) if by_id else (lambda r: r.dnid),
-            wanted,
-            budget=budget,
-            deadline=deadline,
-            concurrency=concurrency,
-        )
-        _require(complete, budget)
-        for key in wanted:
-            record = found.get(key)
-            plan.requested.append(("id" if by_id else "dnid", key))
-            if record is None:
-                plan.not_found.append(UnmatchedSelector(id=key) if by_id else UnmatchedSelector(dnid=key))
-            else:
-                plan.records.setdefault(record.dnid, record)
-                plan.by_id[record.id] = record
-        return plan
-    assert request.routes is not None
-    # Duplicate selectors count once, and every selector of one access code is matched
-    # from one scan of it (all extensions): the calls grow with distinct access codes,
-    # not with the length of the list.
-    selectors = list(dict.fromkeys((s.access_code, s.ext_code) for s in request.routes))
-    scanned: dict[str, list[RouteRecord]] = {}
-    for access_code in dict.fromkeys(code for code, _ in selectors):
-        records, complete = find_routes(
-            client, access_code, None, budget=budget, deadline=deadline, concurrency=concurrency
-        )
-        _require(complete, budget)
-        scanned[access_code] = records
-    for access_code, ext_code in selectors:
-        matches = [r for r in scanned[access_code] if ext_code is None or r.ext_code == ext_code]
-        if not matches:
-            plan.not_found.append(UnmatchedSelector(access_code=access_code, ext_code=ext_code))
-        for record in matches:
-            if record.dnid not in plan.records:
-                plan.records[record.dnid] = record
-                plan.requested.append(("record", record.dnid))
-    return plan
-
-
-def _require(complete: bool, budget: LookupBudget) -> None:
-    if not complete:
-        raise LookupLimitExceeded(
-            f"Resolving the selection would read more than {budget.max_records} records"
-            " (CEC_MAX_LOOKUP_RECORDS); select by routes with an accessCode, or raise the limit."
-        )
 
 
 def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadline: Deadline) -> list[BatchRun]:
@@ -324,89 +200,3 @@ def settle(
         plan.records.update(after)
     outcomes.update(plan.held)
     return outcomes
-
-
-def _route_results(plan: Plan, outcomes: dict[str, RouteOutcome]) -> list[RouteResult]:
-    results: list[RouteResult] = []
-    for kind, key in plan.requested:
-        record = plan.by_id.get(key) if kind == "id" else plan.records.get(key)
-        if record is None and kind == "id":
-            results.append(RouteResult(dnid=None, id=key, access_code=None, ext_code=None, outcome="already_absent"))
-            continue
-        dnid = record.dnid if record is not None else key
-        outcome = outcomes.get(dnid) or RouteOutcome("already_absent")
-        results.append(
-            RouteResult(
-                dnid=dnid,
-                id=record.id if record else None,
-                access_code=record.access_code if record else None,
-                ext_code=record.ext_code if record else None,
-                outcome=outcome.outcome,
-                description=outcome.description,
-            )
-        )
-    return results
-
-
-def _status(batches: list[BatchResult], results: list[RouteResult] | None) -> Literal["deleted", "partial", "failed"]:
-    if results is not None:
-        outcomes = {r.outcome for r in results}
-        if outcomes <= SUCCESS:
-            return "deleted"
-        # "failed" promises that every route still exists (or was never sent); an
-        # unverified route might be gone, so anything less certain is partial.
-        return "failed" if outcomes <= {"failed", "protected", "changed", "not_sent"} else "partial"
-    statuses = {b.status for b in batches}
-    if statuses == {"deleted"}:
-        return "deleted"
-    return "partial" if statuses & {"deleted", "partial"} else "failed"
-
-
-def _batch_result(run: BatchRun) -> BatchResult:
-    if run.answer is not None:
-        answer = run.answer
-        return BatchResult(
-            dnids=run.dnids, return_code=answer.return_code, description=answer.description, status=answer.status
-        )
-    if run.error is not None:
-        return BatchResult(
-            dnids=run.dnids, return_code=None, description=f"{run.error.code}: {run.error.detail}", status="error"
-        )
-    description = f"{run.refused.code}: {run.refused.detail}" if run.refused else None
-    return BatchResult(dnids=run.dnids, return_code=None, description=description, status="not_sent")
-
-
-def _reason(plan: Plan, record: RouteRecord) -> str | None:
-    held = plan.held.get(record.dnid)
-    if held is not None:
-        return held.description
-    return None if record.deletable else f"editable={record.editable}"
-
-
-def dry_run_result(plan: Plan, request_id: str) -> DryRunResult:
-    planned = [
-        PlannedRoute(
-            dnid=r.dnid,
-            id=r.id,
-            access_code=r.access_code,
-            ext_code=r.ext_code,
-            target=Target(
-                type=DEVICE_TYPES.get(r.devicetype or 0, "unknown"),  # type: ignore[arg-type]
-                id=r.device_id,
-                name=r.device_desc,
-            ),
-            media_type_id=r.media_type_id,
-            editable=r.editable,
-            deletable=r.deletable and r.dnid not in plan.held,
-            reason=_reason(plan, r),
-        )
-        for r in plan.records.values()
-    ]
-    return DryRunResult(
-        status="planned",
-        dry_run=True,
-        dnids=plan.sendable,
-        plan=planned,
-        not_found=plan.not_found,
-        request_id=request_id,
-    )

@@ -171,7 +171,7 @@ class Callers:
 
 def settled(body: Any) -> bool:
     """What the function stores under an idempotency key: every batch answered, and no
-    route left unknown or not sent (function/deletion/service.py, Answer.settled)."""
+    route left unknown or not sent (function/deletion/answers.py, Answer.settled)."""
     if not isinstance(body, dict) or body.get("status") == "planned":
         return isinstance(body, dict)
     if any(b.get("status") in ("error", "not_sent") for b in body.get("batches", [])):

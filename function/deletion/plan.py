@@ -1,0 +1,121 @@
+"""What a request selects: its selector resolved into a plan of routes.
+
+A plain ``dnids`` delete is planned without any lookup (the hot path); every other
+selector, a dry run, or a policy that needs the routes' codes looks them up first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from function.budget import Deadline
+from function.cec.client import CecClient
+from function.cec.lookup import LookupBudget, RouteRecord, find_by, find_routes
+from function.cec.results import BatchAnswer
+from function.deletion.outcomes import RouteOutcome
+from function.errors import FunctionError, UpstreamCallLimitExceeded
+from function.models import DeleteRequest, UnmatchedSelector
+
+
+class LookupLimitExceeded(FunctionError):
+    status, code, title = 422, "lookup_limit_exceeded", "The selection needs more lookups than allowed"
+
+
+@dataclass
+class Plan:
+    """The routes a request selects, as far as a lookup could tell."""
+
+    requested: list[tuple[str, str]]  # ("dnid" | "id" | "record", key) in request order
+    records: dict[str, RouteRecord] = field(default_factory=dict)  # dnid -> record
+    by_id: dict[str, RouteRecord] = field(default_factory=dict)
+    not_found: list[UnmatchedSelector] = field(default_factory=list)
+    looked_up: bool = False
+    held: dict[str, RouteOutcome] = field(default_factory=dict)  # never sent: protected, changed (issue 13)
+    plan_id: str | None = None
+
+    @property
+    def sendable(self) -> list[str]:
+        if not self.looked_up:
+            return [key for _, key in self.requested]
+        return [dnid for dnid, record in self.records.items() if record.deletable and dnid not in self.held]
+
+
+@dataclass
+class BatchRun:
+    dnids: list[str]
+    answer: BatchAnswer | None = None
+    error: FunctionError | None = None
+    # Never sent: CEC_MAX_UPSTREAM_CALLS was reached before its first attempt.
+    refused: UpstreamCallLimitExceeded | None = None
+
+
+def codes(plan: Plan, dnid: str) -> tuple[str, str, str]:
+    record = plan.records.get(dnid)
+    return (dnid, record.access_code, record.ext_code) if record is not None else (dnid, "", "")
+
+
+def resolve(
+    client: CecClient,
+    request: DeleteRequest,
+    *,
+    budget: LookupBudget,
+    deadline: Deadline,
+    lookup_first: bool = False,
+    concurrency: int = 1,
+) -> Plan:
+    """Turn the selector into a plan; only a dnids delete skips the lookup (unless a
+    policy on access codes or protected hotlines need the routes' codes first)."""
+    if request.dnids is not None and not request.dry_run and not lookup_first:
+        return Plan(requested=[("dnid", d) for d in request.dnids])
+    plan = Plan(requested=[], looked_up=True)
+    if request.dnids is not None or request.ids is not None:
+        by_id = request.ids is not None
+        wanted = request.ids if by_id else request.dnids
+        assert wanted is not None
+        found, complete = find_by(
+            client,
+            (lambda r: r.id) if by_id else (lambda r: r.dnid),
+            wanted,
+            budget=budget,
+            deadline=deadline,
+            concurrency=concurrency,
+        )
+        require_complete(complete, budget)
+        for key in wanted:
+            record = found.get(key)
+            plan.requested.append(("id" if by_id else "dnid", key))
+            if record is None:
+                plan.not_found.append(UnmatchedSelector(id=key) if by_id else UnmatchedSelector(dnid=key))
+            else:
+                plan.records.setdefault(record.dnid, record)
+                plan.by_id[record.id] = record
+        return plan
+    assert request.routes is not None
+    # Duplicate selectors count once, and every selector of one access code is matched
+    # from one scan of it (all extensions): the calls grow with distinct access codes,
+    # not with the length of the list.
+    selectors = list(dict.fromkeys((s.access_code, s.ext_code) for s in request.routes))
+    scanned: dict[str, list[RouteRecord]] = {}
+    for access_code in dict.fromkeys(code for code, _ in selectors):
+        records, complete = find_routes(
+            client, access_code, None, budget=budget, deadline=deadline, concurrency=concurrency
+        )
+        require_complete(complete, budget)
+        scanned[access_code] = records
+    for access_code, ext_code in selectors:
+        matches = [r for r in scanned[access_code] if ext_code is None or r.ext_code == ext_code]
+        if not matches:
+            plan.not_found.append(UnmatchedSelector(access_code=access_code, ext_code=ext_code))
+        for record in matches:
+            if record.dnid not in plan.records:
+                plan.records[record.dnid] = record
+                plan.requested.append(("record", record.dnid))
+    return plan
+
+
+def require_complete(complete: bool, budget: LookupBudget) -> None:
+    if not complete:
+        raise LookupLimitExceeded(
+            f"Resolving the selection would read more than {budget.max_records} records"
+            " (CEC_MAX_LOOKUP_RECORDS); select by routes with an accessCode, or raise the limit."
+        )
