@@ -181,6 +181,11 @@ class Settings(BaseModel):
         pattern=r"^/\S+$",
         description='Absolute path of a file holding JSON {"app_key", "app_secret"}, e.g. a mounted secret.',
     )
+    # The other run-time secrets as mounted files too, each preferred to its *_SECRET
+    # twin (function/secret_source.py): no client library on any request's path.
+    api_keys_file: str | None = Field(default=None, alias="API_KEYS_FILE", pattern=r"^/\S+$")
+    plan_signing_keys_file: str | None = Field(default=None, alias="PLAN_SIGNING_KEYS_FILE", pattern=r"^/\S+$")
+    caller_policies_file: str | None = Field(default=None, alias="CALLER_POLICIES_FILE", pattern=r"^/\S+$")
 
     @field_validator("caller_auth", mode="before")
     @classmethod
@@ -211,8 +216,8 @@ class Settings(BaseModel):
         problems: list[str] = []
         if not self.caller_auth:
             problems.append("CALLER_AUTH is not set: set it to a comma list of api_key, webhook, iam, none.")
-        if "api_key" in self.caller_auth and not (self.api_keys or self.api_keys_secret):
-            problems.append("CALLER_AUTH includes api_key but neither API_KEYS nor API_KEYS_SECRET is set.")
+        if "api_key" in self.caller_auth and not (self.api_keys or self.api_keys_file or self.api_keys_secret):
+            problems.append("CALLER_AUTH includes api_key but none of API_KEYS, API_KEYS_FILE, API_KEYS_SECRET is set.")
         if "webhook" in self.caller_auth:
             if not self.webhook_secret:
                 problems.append("CALLER_AUTH includes webhook but WEBHOOK_SECRET is not set.")
@@ -229,10 +234,10 @@ class Settings(BaseModel):
             )
         elif not from_secret and bool(self.cec_app_key) != bool(self.cec_app_secret):
             problems.append("Set both CEC_APP_KEY and CEC_APP_SECRET, not only one of them.")
-        if self.plan_signing_keys and self.plan_signing_keys_secret:
-            problems.append("Set PLAN_SIGNING_KEYS or PLAN_SIGNING_KEYS_SECRET, not both.")
-        if self.caller_policies and self.caller_policies_secret:
-            problems.append("Set CALLER_POLICIES or CALLER_POLICIES_SECRET, not both.")
+        if self.plan_signing_keys and (self.plan_signing_keys_file or self.plan_signing_keys_secret):
+            problems.append("Set PLAN_SIGNING_KEYS or a PLAN_SIGNING_KEYS_FILE/_SECRET, not both.")
+        if self.caller_policies and (self.caller_policies_file or self.caller_policies_secret):
+            problems.append("Set CALLER_POLICIES or a CALLER_POLICIES_FILE/_SECRET, not both.")
         if self.idempotency_store == "firestore" and not self.google_cloud_project:
             problems.append("IDEMPOTENCY_STORE=firestore needs GOOGLE_CLOUD_PROJECT (the project of the database).")
         return problems

@@ -154,7 +154,7 @@ def test_none_warns_in_the_logs_of_every_request(
     ("overrides", "fragment"),
     [
         ({"CALLER_AUTH": None}, "CALLER_AUTH is not set"),
-        ({"CALLER_AUTH": "api_key", "API_KEYS": None}, "neither API_KEYS nor API_KEYS_SECRET"),
+        ({"CALLER_AUTH": "api_key", "API_KEYS": None}, "none of API_KEYS, API_KEYS_FILE, API_KEYS_SECRET"),
         ({"CALLER_AUTH": "webhook"}, "WEBHOOK_SECRET is not set"),
         ({"CALLER_AUTH": "webhook", "WEBHOOK_SECRET": "not-a-secret"}, "not a Standard Webhooks secret"),
         ({"CALLER_AUTH": "api_key,password"}, "CALLER_AUTH"),

@@ -22,6 +22,7 @@ from function.budget import Deadline
 from function.errors import FunctionError, Misconfigured, NotConfigured, SecretUnavailable, Unauthenticated
 from function.log import HeaderLookup
 from function.secret_manager import SecretReader
+from function.secret_source import secret_source
 from function.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
@@ -161,10 +162,19 @@ def iam_identity(headers: HeaderLookup) -> str:
 class CallerAuthenticator:
     def __init__(self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time) -> None:
         self.methods = settings.caller_auth
-        self._settings = settings
-        self._secrets = secrets
         self._clock = clock
         self._static_keys: list[ApiKey] | None = None
+        self._keys_source = secret_source(
+            "API_KEYS",
+            file=settings.api_keys_file,
+            secret=settings.api_keys_secret,
+            reader=secrets,
+            ttl_seconds=settings.secret_cache_ttl_seconds,
+            min_ttl_seconds=CALLER_SECRET_MIN_TTL_SECONDS,
+        )
+        # The keys parsed from the last payload read: hashing every key again on each
+        # request would cost CPU in proportion to the number of keys for nothing.
+        self._parsed_keys: tuple[bytes, list[ApiKey]] | None = None
         if settings.api_keys is not None:
             self._static_keys = named_keys(settings.api_keys.get_secret_value())
             if "api_key" in self.methods and not self._static_keys:
@@ -212,16 +222,15 @@ class CallerAuthenticator:
     def _api_keys(self, deadline: Deadline) -> list[ApiKey]:
         if self._static_keys is not None:
             return self._static_keys
-        assert self._settings.api_keys_secret is not None
-        payload = self._secrets.read(
-            self._settings.api_keys_secret,
-            deadline=deadline,
-            setting="API_KEYS_SECRET",
-            min_ttl_seconds=CALLER_SECRET_MIN_TTL_SECONDS,
-        )
+        assert self._keys_source is not None  # settings.missing() guarantees a source
+        payload = self._keys_source.read(deadline)
+        parsed = self._parsed_keys
+        if parsed is not None and hmac.compare_digest(parsed[0], payload):
+            return parsed[1]
         keys = named_keys(payload.decode("utf-8", errors="replace"))
         if not keys:
-            raise NotConfigured("The secret named by API_KEYS_SECRET holds no usable key.")
+            raise NotConfigured(f"The secret named by {self._keys_source.setting} holds no usable key.")
+        self._parsed_keys = (payload, keys)
         return keys
 
     def _check_api_key(self, headers: HeaderLookup, deadline: Deadline) -> tuple[str | None, str]:

@@ -24,6 +24,7 @@ from function.callers.plans import PlanSigner, parse_keys
 from function.callers.policies import NO_CODES, CodePatterns, Policy, PolicyBook
 from function.errors import NotConfigured
 from function.secret_manager import SecretReader
+from function.secret_source import SecretSource, secret_source
 from function.settings import Settings
 
 T = TypeVar("T")
@@ -31,10 +32,8 @@ T = TypeVar("T")
 
 class Guards:
     def __init__(self, settings: Settings, secrets: SecretReader) -> None:
-        self._settings = settings
-        self._secrets = secrets
         self._lock = threading.Lock()
-        self._parsed: dict[str, tuple[bytes, Any]] = {}  # secret name -> (payload, parsed)
+        self._parsed: dict[str, tuple[bytes, Any]] = {}  # setting -> (payload, parsed)
         self.protected: CodePatterns = NO_CODES
         if settings.protected_access_codes:
             self.protected = CodePatterns.parse(settings.protected_access_codes.split(","))
@@ -46,41 +45,54 @@ class Guards:
         self._static_policies: PolicyBook | None = None
         if settings.caller_policies:
             self._static_policies = PolicyBook.parse(settings.caller_policies, "CALLER_POLICIES")
+        ttl = settings.secret_cache_ttl_seconds
+        self._signing_keys = secret_source(
+            "PLAN_SIGNING_KEYS",
+            file=settings.plan_signing_keys_file,
+            secret=settings.plan_signing_keys_secret,
+            reader=secrets,
+            ttl_seconds=ttl,
+        )
+        self._policies = secret_source(
+            "CALLER_POLICIES",
+            file=settings.caller_policies_file,
+            secret=settings.caller_policies_secret,
+            reader=secrets,
+            ttl_seconds=ttl,
+        )
 
     @property
     def plans_configured(self) -> bool:
-        return self._static_signer is not None or self._settings.plan_signing_keys_secret is not None
+        return self._static_signer is not None or self._signing_keys is not None
 
     def signer(self, deadline: Deadline) -> PlanSigner | None:
         """The plan signer, or None when no signing keys are configured."""
         if self._static_signer is not None:
             return self._static_signer
-        name = self._settings.plan_signing_keys_secret
-        if name is None:
+        if self._signing_keys is None:
             return None
-        return self._from_secret(name, "PLAN_SIGNING_KEYS_SECRET", deadline, _signer_from)
+        return self._from_secret(self._signing_keys, deadline, _signer_from)
 
     def policy(self, principal: str, deadline: Deadline) -> Policy | None:
         """The caller's policy; None without CALLER_POLICIES (no restriction)."""
         book = self._static_policies
-        name = self._settings.caller_policies_secret
-        if book is None and name is not None:
-            book = self._from_secret(name, "CALLER_POLICIES_SECRET", deadline, PolicyBook.parse)
+        if book is None and self._policies is not None:
+            book = self._from_secret(self._policies, deadline, PolicyBook.parse)
         return book.for_principal(principal) if book is not None else None
 
     def lookup_first(self, policy: Policy | None) -> bool:
         """Whether a plain dnids delete must learn its routes' codes before sending."""
         return bool(self.protected) or self.full_audit_records or (policy is not None and policy.codes is not None)
 
-    def _from_secret(self, name: str, setting: str, deadline: Deadline, parse: Callable[[str, str], T]) -> T:
-        payload = self._secrets.read(name, deadline=deadline, setting=setting)
+    def _from_secret(self, source: SecretSource, deadline: Deadline, parse: Callable[[str, str], T]) -> T:
+        payload = source.read(deadline)
         with self._lock:
-            cached = self._parsed.get(name)
+            cached = self._parsed.get(source.setting)
             if cached is not None and cached[0] == payload:
                 return cached[1]  # type: ignore[no-any-return]
-        parsed = parse(payload.decode("utf-8", errors="replace"), setting)
+        parsed = parse(payload.decode("utf-8", errors="replace"), source.setting)
         with self._lock:
-            self._parsed[name] = (payload, parsed)
+            self._parsed[source.setting] = (payload, parsed)
         return parsed
 
 
