@@ -113,6 +113,7 @@ class CecHandler(BaseHandler):
             "authorization": self.headers.get("Authorization"),
             "appKey": self.headers.get("X-APP-Key"),
             "tokenExpire": self.headers.get("X-Token-Expire"),
+            "cookie": self.headers.get("Cookie"),
             "fault": fault is not None,
             "at": time.time(),
             "status": None,

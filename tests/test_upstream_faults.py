@@ -215,3 +215,17 @@ def test_budget_bounds_a_slow_upstream(
     statuses = [b["status"] for b in response.get_json()["batches"]]
     assert statuses == ["deleted", "error", "not_sent", "not_sent", "not_sent"]
     assert elapsed < 3
+
+
+def test_cookies_an_upstream_sets_are_never_kept_or_sent_back(post: Callable[..., Any], sim: SimulatorControl) -> None:
+    # Gateways and WAFs in front of an API set cookies; a pooled session would keep each
+    # one (a jar growing with what the upstream sends) and send it to every later call.
+    sim.inject(
+        *(
+            {"stage": stage, "afterAction": True, "headers": {"Set-Cookie": f"WAFSESID{n}=v{n}; Path=/"}}
+            for n, stage in enumerate(("token", "delete", "delete"))
+        )
+    )
+    for dnids in ("1", "2", "3"):
+        assert post({"dnids": dnids}).status_code == 200
+    assert len(sim.calls()) == 4 and [c["cookie"] for c in sim.calls()] == [None] * 4

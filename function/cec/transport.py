@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -68,6 +69,10 @@ class Transport:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = "cec-delete-called-route/1.0"
+        # A pooled session would keep every cookie an upstream sets (gateways and WAFs
+        # in front of the API do) and send it with every later call, for all callers:
+        # a jar that grows with what the upstream sends. The API needs none.
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self._lock = threading.Lock()
 
     def close(self) -> None:
