@@ -18,13 +18,20 @@ def credentials_file() -> Path:
     return path
 
 
+def api_keys_file() -> Path:
+    """The API-keys secret as a mounted file (API_KEYS_FILE), as deployed with api_key callers."""
+    path = LOG_DIR / "api-keys"
+    path.write_text(f"bench={config.API_KEY}\n")
+    return path
+
+
 def lineup(sim: Simulator, token: str, function_source: Path = config.ROOT / "main.py") -> dict[str, Contender]:
     """function, naive and floor (the three compared), hello (the cold-start anchor), and
     function-sm: this function reading its AK/SK with google-cloud-secret-manager."""
     secrets = {"CEC_CREDENTIALS_SECRET": config.CREDENTIALS_SECRET, "SECRET_MANAGER_ENDPOINT": sim.secrets_url}
     function_env = {
         "CALLER_AUTH": "api_key",
-        "API_KEYS": config.API_KEY,
+        "API_KEYS_FILE": str(api_keys_file()),
         "CEC_BASE_URL": sim.cec_url,
         "GOOGLE_CLOUD_PROJECT": "bench",
     }
