@@ -166,16 +166,7 @@ print(json.dumps(loaded))
 """
 
 
-def test_with_every_secret_a_file_no_request_imports_the_client_library(sim: SimulatorControl, tmp_path: Path) -> None:
-    files = {
-        "CEC_CREDENTIALS_FILE": json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}),
-        "API_KEYS_FILE": f"n8n={API_KEY}",
-        "PLAN_SIGNING_KEYS_FILE": PLAN_KEY,
-        "CALLER_POLICIES_FILE": json.dumps({"*": {"maxRoutes": 10}}),
-    }
-    environment = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    environment |= {"CALLER_AUTH": "api_key", "CEC_BASE_URL": sim.base_url, "LOG_LEVEL": "WARNING"}
-    environment |= {name: str(_secret_file(tmp_path, name.lower(), text)) for name, text in files.items()}
+def _modules_a_cold_instance_loaded(environment: dict[str, str]) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-c", _COLD_CHILD, API_KEY],
         cwd=ROOT,
@@ -186,7 +177,21 @@ def test_with_every_secret_a_file_no_request_imports_the_client_library(sim: Sim
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_with_every_secret_a_file_no_request_imports_the_client_library(sim: SimulatorControl, tmp_path: Path) -> None:
+    files = {
+        "CEC_CREDENTIALS_FILE": json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}),
+        "API_KEYS_FILE": f"n8n={API_KEY}",
+        "PLAN_SIGNING_KEYS_FILE": PLAN_KEY,
+        "CALLER_POLICIES_FILE": json.dumps({"*": {"maxRoutes": 10}}),
+    }
+    environment = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    environment |= {"CALLER_AUTH": "api_key", "CEC_BASE_URL": sim.base_url, "LOG_LEVEL": "WARNING"}
+    environment |= {name: str(_secret_file(tmp_path, name.lower(), text)) for name, text in files.items()}
+    assert _modules_a_cold_instance_loaded(environment) == []
     assert len(sim.calls("delete")) == 2
 
 
@@ -207,17 +212,7 @@ def test_the_same_with_a_secret_manager_setting_does_import_it(
         "SECRET_MANAGER_ENDPOINT": secrets.base_url,
         "PLAN_SIGNING_KEYS": PLAN_KEY,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", _COLD_CHILD, API_KEY],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "google.cloud.secretmanager" in json.loads(result.stdout.strip().splitlines()[-1])
+    assert "google.cloud.secretmanager" in _modules_a_cold_instance_loaded(environment)
 
 
 def test_any_setting_read_from_a_secret_version_has_a_file_twin() -> None:
