@@ -342,7 +342,7 @@ def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
     """Turn pydantic's errors into (JSON pointer, detail) pairs that speak of the JSON body.
 
     Plain pairs rather than FieldError models: a 1 MiB body can hold 95,000 unknown
-    members, and only the first few are shown (handler.MAX_LISTED_ERRORS).
+    members, and only the first few are shown (function/edge/request.py, MAX_LISTED_ERRORS).
     """
     result: list[tuple[str, str]] = []
     request_fields = _request_fields()

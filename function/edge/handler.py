@@ -1,4 +1,5 @@
-"""The HTTP function: routes, request checks, and the one-way flow of a deletion.
+"""The HTTP function: routes and the one-way flow of a deletion (the request checks are in
+request.py, problem answers in problems.py).
 
 HTTP in -> caller auth -> body checks -> validation -> idempotency key -> credentials
 -> token -> lookups and deletes -> per-route outcomes -> HTTP out. Every failure is a FunctionError rendered as
@@ -7,7 +8,6 @@ problem details; anything else is caught here and becomes a JSON 500.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -16,40 +16,27 @@ import uuid
 from typing import Any
 
 import flask
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from function import log, runtime
 from function.budget import Deadline
-from function.cec.bounded import retry_after_header
 from function.deletion.service import execute
 from function.edge.body import read_body, settle
+from function.edge.problems import problem_response
+from function.edge.request import capped, check_content_type, fingerprint, parse_json, request_id_from, validate
 from function.errors import (
     FunctionError,
     InternalError,
-    InvalidRequest,
-    MalformedJson,
     MethodNotAllowed,
     NotConfigured,
     NotFound,
-    UnsupportedMediaType,
 )
-from function.models import DeleteRequest, DeleteResult, Problem, RouteResult, validation_errors
+from function.models import DeleteResult, RouteResult
 from function.settings import get_settings
 from function.state.idempotency import IdempotentRun, StoredAnswer, request_key
 
 MAX_BODY_BYTES = 1024 * 1024
-# Output bounds (issue 9): what a caller sends is echoed cut, and a list of errors
-# stops at the first few.
-MAX_LISTED_ERRORS = 20
-# Real member names are short: up to this length a pointer is echoed whole and still
-# resolves; only a longer (hostile) one is cut.
-MAX_POINTER = 1024
 MAX_LOGGED_PATH = 256
-DEFAULT_RETRY_AFTER_SECONDS = 5
-PROBLEM_TYPE_PREFIX = "urn:cec-delete-called-route:problem:"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_JSON_MEDIA = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 
 
 def delete_called_route(request: flask.Request) -> flask.Response:
@@ -63,7 +50,7 @@ def delete_called_route(request: flask.Request) -> flask.Response:
     try:
         try:
             # Everything read from the request is read inside the last line of defence.
-            request_id = ctx.request_id = _request_id(request.headers.get("X-Request-Id", ""), request_id)
+            request_id = ctx.request_id = request_id_from(request.headers.get("X-Request-Id", ""), request_id)
             ctx.trace_id, ctx.span_id, ctx.sampled = log.parse_trace(request.headers)
             ctx.project = _project()
             response = _route(request, request_id, summary)
@@ -82,7 +69,7 @@ def delete_called_route(request: flask.Request) -> flask.Response:
         if response.status_code >= 500:
             level = logging.ERROR
         # A URL path has no length limit under functions-framework: log a cut one.
-        method, path = _capped(request.method, 16), _capped(request.path, MAX_LOGGED_PATH)
+        method, path = capped(request.method, 16), capped(request.path, MAX_LOGGED_PATH)
         log.event(
             level,
             f"{method} {path} {response.status_code}",
@@ -99,10 +86,6 @@ def delete_called_route(request: flask.Request) -> flask.Response:
         return response
     finally:
         log.unbind(bound)
-
-
-def _request_id(given: str, fallback: str) -> str:
-    return given if _REQUEST_ID.fullmatch(given) else fallback
 
 
 def _project() -> str | None:
@@ -178,16 +161,16 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     body = _read_body(request, min(settings.body_timeout_seconds, deadline.remaining()))
     caller = rt.authenticator.authenticate(request.headers, body, deadline)
     summary.update(auth=caller.method, caller=caller.principal)
-    _check_content_type(request.headers.get("Content-Type"))
-    document = _parse_json(body)
-    parsed = _validate(document, settings.max_dnids)
+    check_content_type(request.headers.get("Content-Type"))
+    document = parse_json(body)
+    parsed = validate(document, settings.max_dnids)
     summary.update(selector=parsed.selector, dryRun=parsed.dry_run)
 
     key = request_key(request.headers, caller, dry_run=parsed.dry_run)
     idem = IdempotentRun.open(
         rt.idempotency,
         key,
-        _fingerprint(document),
+        fingerprint(document),
         budget_seconds=settings.request_budget_seconds,
         on_store_error=settings.idempotency_on_store_error,
     )
@@ -230,33 +213,6 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     return flask.Response(payload, answer.http_status, mimetype="application/json")
 
 
-def _validate(document: Any, max_dnids: int) -> DeleteRequest:
-    try:
-        return DeleteRequest.model_validate(document, context={"max_dnids": max_dnids})
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        # A member name can be as long as the body, and a body can hold 95,000 of
-        # them: the answer lists the first few, with cut pointers, and says how many.
-        detail = "; ".join(f"{_capped(pointer) or 'body'}: {text}" for pointer, text in errors[:3])
-        if len(errors) > MAX_LISTED_ERRORS:
-            detail += f"; {len(errors)} errors in all, the first {MAX_LISTED_ERRORS} are listed"
-        listed = [
-            {"pointer": _capped(pointer, MAX_POINTER), "detail": _capped(text, MAX_POINTER)}
-            for pointer, text in errors[:MAX_LISTED_ERRORS]
-        ]
-        raise InvalidRequest(detail, errors=listed) from None
-
-
-def _capped(text: str, limit: int = 64) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _fingerprint(document: Any) -> str:
-    # The parsed body, so that a redelivery with other whitespace or key order matches.
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 def _count_outcomes(results: list[RouteResult]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for route in results:
@@ -266,64 +222,6 @@ def _count_outcomes(results: list[RouteResult]) -> dict[str, int]:
 
 def _read_body(request: flask.Request, timeout_seconds: float) -> bytes:
     return read_body(request, limit=MAX_BODY_BYTES, timeout_seconds=timeout_seconds)
-
-
-def _check_content_type(value: str | None) -> None:
-    if not value:
-        raise UnsupportedMediaType("No Content-Type; send the body as Content-Type: application/json.")
-    media, _, params = value.partition(";")
-    if not _JSON_MEDIA.match(media.strip().lower()):
-        raise UnsupportedMediaType(
-            f"Content-Type {media.strip()[:64]!r} is not accepted; send Content-Type: application/json."
-        )
-    for param in params.split(";"):
-        name, _, charset = param.partition("=")
-        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType("JSON bodies must be UTF-8; send charset=utf-8 or no charset.")
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body.strip():
-        raise MalformedJson('The body is empty; send a JSON object such as {"dnids": "1,2"}.')
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise MalformedJson("The body is not valid UTF-8.") from None
-    except json.JSONDecodeError as exc:
-        raise MalformedJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
-    except (ValueError, RecursionError) as exc:
-        raise MalformedJson(f"The body is not valid JSON: {str(exc)[:80]}.") from None
-
-
-def problem_response(exc: FunctionError, request_id: str) -> flask.Response:
-    problem = Problem(
-        type=PROBLEM_TYPE_PREFIX + exc.code,
-        title=exc.title,
-        status=exc.status,
-        detail=exc.detail,
-        code=exc.code,
-        retryable=exc.retryable,
-        request_id=request_id,
-        errors=exc.errors,  # type: ignore[arg-type]
-    )
-    response = flask.Response(
-        problem.model_dump_json(by_alias=True, exclude_none=True),
-        exc.status,
-        mimetype="application/problem+json",
-    )
-    for name, value in exc.headers.items():
-        response.headers[name] = value
-    retry_after = exc.retry_after
-    if retry_after is None and exc.status == 503 and exc.retryable:
-        # Every retryable 503 says when to come back; schedulers and SDKs honour it.
-        retry_after = DEFAULT_RETRY_AFTER_SECONDS
-    if retry_after is not None:
-        response.headers["Retry-After"] = retry_after_header(retry_after)
-    return response
 
 
 def framework_error(exc: HTTPException) -> flask.Response:
