@@ -8,12 +8,14 @@
 # - roles/datastore.user is the narrowest predefined role with the document
 #   create/get/update/delete the store uses
 #   (https://cloud.google.com/firestore/docs/security/iam). It is granted on the
-#   project with an IAM condition on the database's resource name, so the runtime
-#   account reaches this database only, not the project's others.
+#   project with an IAM condition on the database's resource name (Firestore has no
+#   database-level IAM resource), so the runtime account reaches this database only,
+#   not the project's others.
 
 locals {
-  firestore_store    = var.idempotency_store == "firestore"
-  firestore_database = var.firestore_database_name
+  firestore_store         = var.idempotency_store == "firestore"
+  firestore_database      = var.firestore_database_name
+  firestore_database_path = "projects/${var.project_id}/databases/${var.firestore_database_name}"
 }
 
 resource "google_firestore_database" "idempotency" {
@@ -49,9 +51,12 @@ resource "google_project_iam_member" "runtime_firestore" {
   role    = "roles/datastore.user"
   member  = "serviceAccount:${google_service_account.runtime.email}"
 
+  # The database's own name, and anything under it: should a document operation be
+  # checked against the document's name (projects/P/databases/D/documents/...) rather
+  # than the database's, the grant still holds, and still for this database only.
   condition {
     title       = "${var.name}-idempotency-database-only"
     description = "The idempotency store's database, no other."
-    expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_database}\""
+    expression  = "resource.name == \"${local.firestore_database_path}\" || resource.name.startsWith(\"${local.firestore_database_path}/\")"
   }
 }

@@ -383,7 +383,11 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
     assert unwrap(grant["count"]) == "local.firestore_store ? 1 : 0"
     assert grant["member"] == "serviceAccount:${google_service_account.runtime.email}"
     expression = grant["condition"][0]["expression"]
-    assert "resource.name ==" in expression and "/databases/${local.firestore_database}" in expression
+    path = "${local.firestore_database_path}"
+    assert expression == f'resource.name == "{path}" || resource.name.startsWith("{path}/")'
+    assert unwrap(module["locals"]["firestore_database_path"]) == (
+        "projects/${var.project_id}/databases/${var.firestore_database_name}"
+    )
     (condition,) = module["resource"]["google_project_iam_member.build_gcf_sources"]["condition"]
     assert "projects/_/buckets/${local.gcf_sources_bucket}" in condition["expression"]
     assert unwrap(module["locals"]["gcf_sources_bucket"]) == (
