@@ -27,8 +27,9 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
   --timeout S           function timeout, default 60 (at least budget + 5; with
                         --schedule at most 1785, as Scheduler waits 30 min at most)
   --iam-wait S          seconds to wait after the IAM grants, default 60
-  --credentials-source S  volume (default: the AK/SK secret mounted as a file) or
-                        secret_manager (read with the client library)
+  --secrets-source S    volume (default: each secret read at request time, the
+                        AK/SK and with api_key the API keys, mounted as a file) or
+                        secret_manager (each read with the client library)
   --concurrency N       requests per instance, default 1; THREADS is set to match
                         (above 1 also sets --cpu=1, which concurrency needs)
   --dry-run             print the commands, run nothing
@@ -40,7 +41,7 @@ die() { echo "deploy.sh: $*" >&2; exit 2; }
 PROJECT="" CEC_BASE_URL="" REGION="europe-west1" NAME="cec-called-routes"
 CALLER_AUTH="iam" PUBLIC=false SCHEDULE="" JOB="nightly" TIME_ZONE="Etc/UTC"
 DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false RUNTIME="python312" IAM_WAIT=60
-CREDENTIALS_SOURCE="volume" CONCURRENCY=1
+SECRETS_SOURCE="volume" CONCURRENCY=1
 INVOKERS=()
 
 while [[ $# -gt 0 ]]; do
@@ -60,7 +61,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) TIMEOUT="${2:?}"; shift 2 ;;
     --runtime) RUNTIME="${2:?}"; shift 2 ;;
     --iam-wait) IAM_WAIT="${2:?}"; shift 2 ;;
-    --credentials-source) CREDENTIALS_SOURCE="${2:?}"; shift 2 ;;
+    --secrets-source) SECRETS_SOURCE="${2:?}"; shift 2 ;;
     --concurrency) CONCURRENCY="${2:?}"; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -79,8 +80,8 @@ done
 ((TIMEOUT <= 3600)) || die "--timeout must be at most 3600"
 ((IAM_WAIT <= 600)) || die "--iam-wait must be at most 600"
 case "$RUNTIME" in python311 | python312 | python313) ;; *) die "--runtime must be python311, python312 or python313" ;; esac
-[[ "$CREDENTIALS_SOURCE" == volume || "$CREDENTIALS_SOURCE" == secret_manager ]] ||
-  die "--credentials-source must be volume or secret_manager"
+[[ "$SECRETS_SOURCE" == volume || "$SECRETS_SOURCE" == secret_manager ]] ||
+  die "--secrets-source must be volume or secret_manager"
 [[ "$CONCURRENCY" =~ ^[1-9][0-9]{0,2}$ ]] || die "--concurrency must be 1-999"
 
 has_iam=false has_webhook=false has_api_key=false
@@ -173,6 +174,13 @@ done
 SECRETS=("${NAME}-cec-credentials")
 $has_api_key && SECRETS+=("${NAME}-api-keys")
 $has_webhook && SECRETS+=("${NAME}-webhook-secret")
+# Secrets read at request time (issue 14), as "SETTING SECRET FILE": with --secrets-source
+# volume each is mounted at FILE and SETTING_FILE names it (Cloud Run fetches the value
+# on each read, no client library on the cold path); with secret_manager SETTING_SECRET
+# names its version. The same paths as the module's secret_mounts (infra/terraform/main.tf):
+# one directory per secret, since a secret's mount directory can take no other secret.
+READ_AT_REQUEST=("CEC_CREDENTIALS ${NAME}-cec-credentials /etc/secrets/cec/credentials.json")
+$has_api_key && READ_AT_REQUEST+=("API_KEYS ${NAME}-api-keys /etc/secrets/api-keys/keys")
 for secret in "${SECRETS[@]}"; do
   exists gcloud secrets describe "$secret" "${P[@]}" ||
     run gcloud secrets create "$secret" --replication-policy=automatic --labels=app=cec-called-routes "${P[@]}"
@@ -181,7 +189,12 @@ for secret in "${SECRETS[@]}"; do
 done
 MOUNTED=()
 $has_webhook && MOUNTED+=("${NAME}-webhook-secret")
-[[ "$CREDENTIALS_SOURCE" == volume ]] && MOUNTED+=("${NAME}-cec-credentials")
+if [[ "$SECRETS_SOURCE" == volume ]]; then
+  for entry in "${READ_AT_REQUEST[@]}"; do
+    read -r _ secret _ <<<"$entry"
+    MOUNTED+=("$secret")
+  done
+fi
 if ((${#MOUNTED[@]} > 0)); then
   # A mounted secret must have a version before the function can deploy.
   for secret in ${MOUNTED[@]+"${MOUNTED[@]}"}; do
@@ -248,17 +261,20 @@ exists gcloud storage objects describe "gs://${BUCKET}/${OBJECT}" "${P[@]}" ||
 ENV_VARS="^;^CALLER_AUTH=${CALLER_AUTH};CEC_BASE_URL=${CEC_BASE_URL}"
 MOUNTS=()
 CPU_FLAGS=()
-# Cold path (issue 14): the AK/SK as a file Cloud Run fetches on each read, and
-# gunicorn's THREADS equal to the instance's request concurrency.
-if [[ "$CREDENTIALS_SOURCE" == volume ]]; then
-  ENV_VARS+=";CEC_CREDENTIALS_FILE=/etc/secrets/cec/credentials.json"
-  MOUNTS+=("/etc/secrets/cec/credentials.json=${NAME}-cec-credentials:latest")
-else
-  ENV_VARS+=";CEC_CREDENTIALS_SECRET=projects/${PROJECT}/secrets/${NAME}-cec-credentials/versions/latest"
-fi
+# Cold path (issue 14): each secret read at request time as a file Cloud Run fetches
+# on each read (or its version, with secret_manager), and gunicorn's THREADS equal to
+# the instance's request concurrency.
+for entry in "${READ_AT_REQUEST[@]}"; do
+  read -r setting secret file <<<"$entry"
+  if [[ "$SECRETS_SOURCE" == volume ]]; then
+    ENV_VARS+=";${setting}_FILE=${file}"
+    MOUNTS+=("${file}=${secret}:latest")
+  else
+    ENV_VARS+=";${setting}_SECRET=projects/${PROJECT}/secrets/${secret}/versions/latest"
+  fi
+done
 ENV_VARS+=";THREADS=${CONCURRENCY}"
 ((CONCURRENCY > 1)) && CPU_FLAGS+=(--cpu=1)
-$has_api_key && ENV_VARS+=";API_KEYS_SECRET=projects/${PROJECT}/secrets/${NAME}-api-keys/versions/latest"
 ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
 $has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
 ENV_VARS+=";LOG_EXECUTION_ID=true" # the platform's own; declared, as in Terraform

@@ -30,20 +30,27 @@ locals {
   # extra_environment_variables, or deliberately left to the code's default
   # (tests/infra/test_terraform.py keeps that list honest). Nulls are dropped.
   environment = { for key, value in merge(var.extra_environment_variables, {
-    CALLER_AUTH            = join(",", var.caller_auth)
-    CEC_BASE_URL           = var.cec_base_url
-    CEC_TOKEN_URL          = var.cec_token_url
-    CEC_CREDENTIALS_SECRET = local.credentials_volume ? null : "${google_secret_manager_secret.this["cec_credentials"].id}/versions/latest"
-    CEC_CREDENTIALS_FILE   = local.credentials_volume ? local.credentials_file : null
+    CALLER_AUTH   = join(",", var.caller_auth)
+    CEC_BASE_URL  = var.cec_base_url
+    CEC_TOKEN_URL = var.cec_token_url
+    # gunicorn's threads equal max_instance_request_concurrency (issue 14), so
+    # requests never queue inside an instance that Cloud Run believes has room.
     THREADS                = tostring(var.max_instance_request_concurrency)
-    API_KEYS_SECRET        = contains(var.caller_auth, "api_key") ? "${google_secret_manager_secret.this["api_keys"].id}/versions/latest" : null
     REQUEST_BUDGET_SECONDS = tostring(var.request_budget_seconds)
     GOOGLE_CLOUD_PROJECT   = var.project_id
     LOG_LEVEL              = var.log_level
 
-    # Safeguards (issue 13): plan-token keys and caller policies, when enabled.
-    PLAN_SIGNING_KEYS_SECRET = var.plan_tokens ? "${google_secret_manager_secret.this["plan_signing_keys"].id}/versions/latest" : null
-    CALLER_POLICIES_SECRET   = var.caller_policies ? "${google_secret_manager_secret.this["caller_policies"].id}/versions/latest" : null
+    # Secrets read at request time (issue 14), each set only when the deployment has
+    # it (api_key mode, plan_tokens, caller_policies): by secrets_source, the file it is
+    # mounted as (*_FILE) or the version the client library reads (*_SECRET), never both.
+    CEC_CREDENTIALS_FILE     = lookup(local.secret_files, "cec_credentials", null)
+    CEC_CREDENTIALS_SECRET   = lookup(local.secret_versions, "cec_credentials", null)
+    API_KEYS_FILE            = lookup(local.secret_files, "api_keys", null)
+    API_KEYS_SECRET          = lookup(local.secret_versions, "api_keys", null)
+    PLAN_SIGNING_KEYS_FILE   = lookup(local.secret_files, "plan_signing_keys", null)
+    PLAN_SIGNING_KEYS_SECRET = lookup(local.secret_versions, "plan_signing_keys", null)
+    CALLER_POLICIES_FILE     = lookup(local.secret_files, "caller_policies", null)
+    CALLER_POLICIES_SECRET   = lookup(local.secret_versions, "caller_policies", null)
 
     # Idempotency store (issue 12); the Firestore names only with that store.
     IDEMPOTENCY_STORE                = var.idempotency_store
@@ -57,13 +64,32 @@ locals {
 
   labels = merge(var.labels, { app = "cec-called-routes" })
 
-  # The AK/SK as a file that Cloud Run fetches from Secret Manager on each read
-  # (issue 14): no client library on the cold path. THREADS (gunicorn's threads, set
-  # above) equals max_instance_request_concurrency, so requests never queue inside
-  # an instance that Cloud Run believes has room.
-  credentials_volume = var.cec_credentials_source == "volume"
-  credentials_mount  = "/etc/secrets/cec"
-  credentials_file   = "/etc/secrets/cec/credentials.json"
+  # Secrets read at request time (issue 14). With secrets_source = "volume" each is
+  # mounted as a file that Cloud Run fetches from Secret Manager on each read: no
+  # client library on the cold path. One directory per secret, siblings under
+  # /etc/secrets (the recommended mount path): a secret's mount path is shadowed
+  # entirely and cannot take any other secret (Cloud Functions v2 API reference,
+  # SecretVolume.mount_path: https://cloud.google.com/ruby/docs/reference/google-cloud-functions-v2/latest/Google-Cloud-Functions-V2-SecretVolume),
+  # so no two secrets may share a directory or nest in another's; the v1 reference
+  # restricts /cloudsql, /dev/log, /pod, /proc and /var/log. tests/infra/test_secret_volume.py
+  # checks both rules.
+  # WEBHOOK_SECRET stays a secret environment variable (resolved at instance start,
+  # no library either; see secret_environment_variables below).
+  secrets_volume = var.secrets_source == "volume"
+  secret_mounts = {
+    cec_credentials   = { directory = "/etc/secrets/cec", file = "credentials.json" }
+    api_keys          = { directory = "/etc/secrets/api-keys", file = "keys" }
+    plan_signing_keys = { directory = "/etc/secrets/plan-signing-keys", file = "keys" }
+    caller_policies   = { directory = "/etc/secrets/caller-policies", file = "policies.json" }
+  }
+  # Those this deployment has: a mode's secret exists only in that mode (local.secrets).
+  request_secrets = [for key in keys(local.secret_mounts) : key if contains(keys(local.secrets), key)]
+  mounted_secrets = { for key in local.request_secrets : key => local.secret_mounts[key] if local.secrets_volume }
+  secret_files    = { for key, mount in local.mounted_secrets : key => "${mount.directory}/${mount.file}" }
+  secret_versions = {
+    for key in local.request_secrets : key => "${google_secret_manager_secret.this[key].id}/versions/latest"
+    if !local.secrets_volume
+  }
 }
 
 # A data source: the zip is written under .terraform/tmp when Terraform plans.
@@ -191,17 +217,19 @@ resource "google_cloudfunctions2_function" "this" {
     max_instance_request_concurrency = var.max_instance_request_concurrency
     environment_variables            = local.environment
 
-    # Mounted from Secret Manager at instance start; the value never appears in
-    # the function's configuration or in Terraform state.
+    # Each secret read at request time, mounted from Secret Manager in a directory of
+    # its own (local.secret_mounts); the value never appears in the function's
+    # configuration or in Terraform state, and the runtime account's per-secret
+    # accessor binding (iam.tf) covers it, as it iterates over the same secrets.
     dynamic "secret_volumes" {
-      for_each = local.credentials_volume ? ["cec_credentials"] : []
+      for_each = local.mounted_secrets
       content {
-        mount_path = local.credentials_mount
+        mount_path = secret_volumes.value.directory
         project_id = var.project_id
-        secret     = google_secret_manager_secret.this[secret_volumes.value].secret_id
+        secret     = google_secret_manager_secret.this[secret_volumes.key].secret_id
         versions {
           version = "latest"
-          path    = "credentials.json"
+          path    = secret_volumes.value.file
         }
       }
     }

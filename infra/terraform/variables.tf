@@ -350,16 +350,16 @@ variable "idempotency_on_store_error" {
   }
 }
 
-# --- Cold path: how the CEC AK/SK is read (issue 14) ---------------------------
+# --- Cold path: how the secrets read at request time are read (issue 14) -------
 
-variable "cec_credentials_source" {
-  description = "How the function reads the CEC AK/SK secret: \"volume\" mounts it as a file (CEC_CREDENTIALS_FILE; Cloud Run fetches latest on each read, no client library on the cold path), \"secret_manager\" reads it with google-cloud-secret-manager (CEC_CREDENTIALS_SECRET)."
+variable "secrets_source" {
+  description = "How the function reads the secrets it needs at request time (the CEC AK/SK, and the API keys, plan-signing keys and caller policies when enabled): \"volume\" mounts each as a file (*_FILE; Cloud Run fetches latest on each read, no client library on the cold path), \"secret_manager\" reads each with google-cloud-secret-manager (*_SECRET). WEBHOOK_SECRET is a secret environment variable either way."
   type        = string
   default     = "volume"
 
   validation {
-    condition     = contains(["volume", "secret_manager"], var.cec_credentials_source)
-    error_message = "cec_credentials_source must be \"volume\" or \"secret_manager\"."
+    condition     = contains(["volume", "secret_manager"], var.secrets_source)
+    error_message = "secrets_source must be \"volume\" or \"secret_manager\"."
   }
 }
 

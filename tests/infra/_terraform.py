@@ -131,6 +131,10 @@ class RootPlan:
         """Planned resources by address, with their planned values ("after")."""
         return {rc["address"]: rc["change"]["after"] for rc in self.plan.get("resource_changes", [])}
 
+    def unknown(self) -> dict[str, dict[str, Any]]:
+        """By address, the values known only after apply ("after_unknown": true where unknown)."""
+        return {rc["address"]: rc["change"]["after_unknown"] for rc in self.plan.get("resource_changes", [])}
+
 
 def init_validate_plan(config: Path, root: Path) -> RootPlan:
     runs = [terraform(config, root, "init", "-no-color", "-input=false")]

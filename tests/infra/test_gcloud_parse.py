@@ -22,12 +22,14 @@ from ._infra import DEPLOY_SH, tool
 pytestmark = pytest.mark.external_tools
 
 BASE = ["--project", "my-proj-123", "--cec-base-url", "https://service.example.com"]
-# Between them, these reach every command the script can print.
+# Between them, these reach every command the script can print: public mounts two secret
+# files and a secret environment variable; scheduled names its secrets by version.
 MODES = {
     "default": [],
     "public_webhook_api_key": ["--caller-auth", "webhook,api_key", "--public", "--runtime", "python313"],
     "scheduled": [
         *("--caller-auth", "iam,api_key", "--schedule", "0 3 * * *", "--dnids", "4001,4002"),
+        *("--secrets-source", "secret_manager"),
         *("--invoker", "group:ops@example.com", "--time-zone", "Europe/Madrid", "--timeout", "1785"),
     ],
 }
@@ -118,6 +120,17 @@ def test_gcloud_parses_every_command_the_dry_run_prints(verdicts: list[tuple[lis
         if code == 2 or PARSE_ERROR.search(stderr) or not (code == 1 and NO_ACCOUNT in stderr)
     ]
     assert not refused, "gcloud did not accept:\n" + "\n".join(refused)
+    # A --set-secrets key that is not an absolute path would silently become a variable name.
+    misread = [shlex.join(c) for c, _, stderr in verdicts if "interpreted as a secret environment variable" in stderr]
+    assert not misread, misread
+
+
+def test_the_deploy_commands_mount_each_secret_file_gcloud_accepts(verdicts: list[tuple[list[str], int, str]]) -> None:
+    """Both mounted files of the public mode reach gcloud, which refuses two secrets in
+    one mount directory while parsing (see the next test), before any account is needed."""
+    deploys = [c for c, _, _ in verdicts if c[1:3] == ["functions", "deploy"]]
+    mounts = {arg for c in deploys for arg in c if arg.startswith("--set-secrets=")}
+    assert any("/etc/secrets/api-keys/keys=" in m and "/etc/secrets/cec/credentials.json=" in m for m in mounts), mounts
 
 
 def test_the_check_tells_a_bad_flag_from_a_good_one(tmp_path: Path) -> None:
@@ -129,3 +142,8 @@ def test_the_check_tells_a_bad_flag_from_a_good_one(tmp_path: Path) -> None:
     _, bad_code, bad_err = parse(gcloud, tmp_path, bad)
     assert (good_code, NO_ACCOUNT in good_err) == (1, True), good_err
     assert bad_code == 2 and PARSE_ERROR.search(bad_err), bad_err
+    # Two secrets in one directory are refused as the flag is parsed: the reason each
+    # secret has a directory of its own (infra/terraform/main.tf, secret_mounts).
+    shared = [*good, "--set-secrets=/etc/secrets/a/x=s1:latest,/etc/secrets/a/y=s2:latest"]
+    _, shared_code, shared_err = parse(gcloud, tmp_path, shared)
+    assert shared_code == 2 and "More than one secret is configured for the mount path" in shared_err, shared_err

@@ -99,17 +99,29 @@ def test_default_dry_run_deploys_a_private_function(tmp_path: Path) -> None:
 
 
 def test_secret_manager_source_and_concurrency_are_chosen_by_flags(tmp_path: Path) -> None:
-    result = dry_run(tmp_path, *BASE, "--credentials-source", "secret_manager", "--concurrency", "8")
+    result = dry_run(
+        tmp_path, *BASE, "--caller-auth", "iam,api_key", "--secrets-source", "secret_manager", "--concurrency", "8"
+    )
     assert result.returncode == 0, result.stderr
     (deploy,) = commands(result.stdout, "gcloud functions deploy ")
-    env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1)
+    env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1).split(";")
+    # Every secret read at request time is named by version for the client library.
     assert (
         "CEC_CREDENTIALS_SECRET=projects/my-proj-123/secrets/cec-called-routes-cec-credentials/versions/latest" in env
     )
-    assert "CEC_CREDENTIALS_FILE" not in env and "--set-secrets" not in deploy
+    assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest" in env
+    assert not [pair for pair in env if pair.split("=", 1)[0].endswith("_FILE")]
+    assert "--set-secrets" not in deploy
+    # Nothing is mounted, so no version is required before the deploy.
+    assert not [line for line in result.stdout.splitlines() if line.startswith("# stops unless")]
     # gunicorn's threads match the requests Cloud Run sends one instance.
-    assert "THREADS=8;" in env and "--concurrency=8 " in deploy and "--cpu=1 " in deploy
-    for bad in (["--credentials-source", "env"], ["--concurrency", "0"], ["--concurrency", "x"]):
+    assert "THREADS=8" in env and "--concurrency=8 " in deploy and "--cpu=1 " in deploy
+    for bad in (
+        ["--secrets-source", "env"],
+        ["--credentials-source", "volume"],  # renamed before any release: no alias
+        ["--concurrency", "0"],
+        ["--concurrency", "x"],
+    ):
         refused = dry_run(tmp_path, *BASE, *bad)
         assert refused.returncode == 2 and "gcloud " not in refused.stdout, bad
 
@@ -140,20 +152,37 @@ def test_source_object_is_named_by_the_hash_of_the_deployable_files(tmp_path: Pa
     assert not [f for f in zipped if f.startswith(("tests/", "cec_sim/", "infra/", "scripts/"))]
 
 
-def test_public_webhook_mode_mounts_the_secret_and_grants_all_users(tmp_path: Path) -> None:
+def test_public_webhook_mode_mounts_the_secrets_and_grants_all_users(tmp_path: Path) -> None:
     result = dry_run(tmp_path, *BASE, "--caller-auth", "webhook,api_key", "--public")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     (deploy,) = commands(out, "gcloud functions deploy ")
     mounts = search(r"--set-secrets=(\S+)", deploy).group(1).split(",")
-    assert "WEBHOOK_SECRET=cec-called-routes-webhook-secret:latest" in mounts
-    assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest" in deploy
+    # Every secret read at request time as a file in a directory of its own (the
+    # module's paths), the webhook secret as an environment variable.
+    assert sorted(mounts) == [
+        "/etc/secrets/api-keys/keys=cec-called-routes-api-keys:latest",
+        "/etc/secrets/cec/credentials.json=cec-called-routes-cec-credentials:latest",
+        "WEBHOOK_SECRET=cec-called-routes-webhook-secret:latest",
+    ]
+    env = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1).split(";")
+    assert "API_KEYS_FILE=/etc/secrets/api-keys/keys" in env
+    assert "CEC_CREDENTIALS_FILE=/etc/secrets/cec/credentials.json" in env
+    assert not [pair for pair in env if pair.split("=", 1)[0].endswith("_SECRET")]
     bound = {line.split()[3] for line in commands(out, "gcloud secrets add-iam-policy-binding ")}
-    assert bound == {
-        "cec-called-routes-cec-credentials",
-        "cec-called-routes-api-keys",
-        "cec-called-routes-webhook-secret",
-    }
+    mounted = {re.sub(r":latest$", "", m.split("=", 1)[1]) for m in mounts}
+    assert (
+        bound
+        == mounted
+        == {
+            "cec-called-routes-cec-credentials",
+            "cec-called-routes-api-keys",
+            "cec-called-routes-webhook-secret",
+        }
+    )
+    # A mounted secret without a version fails the deploy: the script checks each first.
+    checked = set(re.findall(r"^# stops unless this prints a version: gcloud secrets versions list (\S+) ", out, re.M))
+    assert checked == mounted
     assert any("--member=allUsers" in line for line in commands(out, "gcloud functions add-invoker-policy-binding "))
 
 

@@ -58,12 +58,16 @@ DELIBERATELY_UNSET = {
 # Set only in some modes; the mode condition is checked below.
 CONDITIONAL = {
     "CEC_TOKEN_URL": "null when derived from CEC_BASE_URL",
-    "API_KEYS_SECRET": "api_key mode",
-    "PLAN_SIGNING_KEYS_SECRET": "plan_tokens = true",
-    "CALLER_POLICIES_SECRET": "caller_policies = true",
-    # One of the two, by cec_credentials_source (tests/infra/test_secret_volume.py).
-    "CEC_CREDENTIALS_SECRET": "cec_credentials_source = secret_manager",
-    "CEC_CREDENTIALS_FILE": "cec_credentials_source = volume",
+    # Secrets read at request time: *_FILE with secrets_source = volume, *_SECRET with
+    # secret_manager (tests/infra/test_secret_volume.py), each only in its mode.
+    "CEC_CREDENTIALS_FILE": "secrets_source = volume",
+    "CEC_CREDENTIALS_SECRET": "secrets_source = secret_manager",
+    "API_KEYS_FILE": "api_key mode, secrets_source = volume",
+    "API_KEYS_SECRET": "api_key mode, secrets_source = secret_manager",
+    "PLAN_SIGNING_KEYS_FILE": "plan_tokens = true, secrets_source = volume",
+    "PLAN_SIGNING_KEYS_SECRET": "plan_tokens = true, secrets_source = secret_manager",
+    "CALLER_POLICIES_FILE": "caller_policies = true, secrets_source = volume",
+    "CALLER_POLICIES_SECRET": "caller_policies = true, secrets_source = secret_manager",
     "IDEMPOTENCY_FIRESTORE_DATABASE": "firestore store",
     "IDEMPOTENCY_FIRESTORE_COLLECTION": "firestore store",
 }
@@ -193,7 +197,9 @@ def test_every_secret_the_function_reads_has_its_own_accessor_binding(module: Mo
         for alias, field in aliases.items()
         if SECRET_VERSION_PATTERN in [getattr(m, "pattern", None) for m in Settings.model_fields[field].metadata]
     }
-    reads = version_refs | set(secret_env(module))
+    # ...and files: the same secrets mounted as volumes (secrets_source = "volume").
+    files = {alias for alias in aliases if alias.endswith("_FILE")}
+    reads = version_refs | files | set(secret_env(module))
     references = {}
     for alias in sorted(reads):
         mounted = secret_env(module).get(alias)
@@ -201,20 +207,31 @@ def test_every_secret_the_function_reads_has_its_own_accessor_binding(module: Mo
             assert unwrap(mounted["secret"]).startswith(f"{SECRET}[secret_environment_variables.value]")
             keys = re.findall(r'\["(\w+)"\]', mounted["for_each"])
         else:
-            keys = re.findall(rf'\b{alias} = [^=]*?{re.escape(SECRET)}\["(\w+)"\]\.id}}/versions/latest', environment)
+            source = "secret_files" if alias in files else "secret_versions"
+            keys = re.findall(rf'\b{alias} = lookup\(local\.{source}, "(\w+)", null\)', environment)
         assert len(keys) == 1, f"{alias} is not read from a module-managed secret"
         references[alias] = keys[0]
-    assert set(references) == {
-        "CEC_CREDENTIALS_SECRET",
-        "API_KEYS_SECRET",
-        "WEBHOOK_SECRET",
-        "PLAN_SIGNING_KEYS_SECRET",
-        "CALLER_POLICIES_SECRET",
-    }
+    stems = ("CEC_CREDENTIALS", "API_KEYS", "PLAN_SIGNING_KEYS", "CALLER_POLICIES")
+    assert set(references) == {"WEBHOOK_SECRET", *(f"{s}_SECRET" for s in stems), *(f"{s}_FILE" for s in stems)}
     assert set(references.values()) <= secret_keys
+    for stem in stems:  # a file and a version of the same secret
+        assert references[f"{stem}_FILE"] == references[f"{stem}_SECRET"], stem
+    # Both are built from the mounts of the secrets this deployment has, and the volumes
+    # mount exactly those: the binding below, over every secret, covers each mount.
+    assert f"{SECRET}[key].id" in module["locals"]["secret_versions"]
+    assert "local.mounted_secrets" in module["locals"]["secret_files"]
+    assert unwrap(module["locals"]["request_secrets"]).endswith("if contains(keys(local.secrets), key)]")
+    (volumes,) = [
+        b["secret_volumes"]
+        for b in module["resource"][FUNCTION]["service_config"][0]["dynamic"]
+        if "secret_volumes" in b
+    ]
+    assert unwrap(volumes["for_each"]) == "local.mounted_secrets"
+    assert unwrap(volumes["content"][0]["secret"]) == f"{SECRET}[secret_volumes.key].secret_id"
     # A mode's secret exists exactly when the mode's variable is set.
     assert 'contains(var.caller_auth, "api_key") ? {api_keys' in secrets
-    assert 'API_KEYS_SECRET = contains(var.caller_auth, "api_key") ?' in environment
+    assert "var.plan_tokens ? {plan_signing_keys" in secrets
+    assert "var.caller_policies ? {caller_policies" in secrets
     assert 'contains(var.caller_auth, "webhook") ? {webhook' in secrets
     assert secret_env(module)["WEBHOOK_SECRET"]["for_each"].startswith('contains(var.caller_auth, "webhook")')
 

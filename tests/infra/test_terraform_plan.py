@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ._infra import DEPLOY_SH, ROOT, TF_DIR
+from ._infra import DEPLOY_SH, ROOT, TF_DIR, search
 from ._terraform import (
     MODULE_DIRS,
     ROOTS,
@@ -105,7 +105,7 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
     resources = plan.resources()
     public = _by_type(plan, "module.public.")
     scheduled = _by_type(plan, "module.scheduled.")
-    # Public webhook + API key: allUsers, both secrets (one mounted), no invoker account or job.
+    # Public webhook + API key: allUsers, every secret (see the secrets tests below), no invoker account or job.
     assert resources["module.public.google_cloud_run_service_iam_member.public[0]"]["member"] == "allUsers"
     # cec credentials, API keys, webhook secret, plan-token keys, caller policies.
     assert public["google_secret_manager_secret"] == 5 and scheduled["google_secret_manager_secret"] == 4
@@ -133,6 +133,111 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
             a for a in resources if a.startswith(f"module.{module}.google_cloud_run_service_iam_member.invokers")
         ]
         assert len(invokers) == 2
+
+
+# The secrets read at request time (issue 14): planned instance -> (secrets_source, the
+# secrets it has). public: webhook + api_key with plan_tokens and caller_policies;
+# scheduled: iam + api_key with both too; the example: iam only, module defaults.
+REQUEST_SECRETS = {
+    "cec_credentials": ("CEC_CREDENTIALS", "/etc/secrets/cec", "credentials.json"),
+    "api_keys": ("API_KEYS", "/etc/secrets/api-keys", "keys"),
+    "plan_signing_keys": ("PLAN_SIGNING_KEYS", "/etc/secrets/plan-signing-keys", "keys"),
+    "caller_policies": ("CALLER_POLICIES", "/etc/secrets/caller-policies", "policies.json"),
+}
+
+
+def _function(plan: RootPlan, module: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The planned service_config, its after_unknown, and the module's planned secrets by key."""
+    address = f"module.{module}.google_cloudfunctions2_function.this"
+    service = plan.resources()[address]["service_config"][0]
+    unknown = plan.unknown()[address]["service_config"][0]
+    prefix = f'module.{module}.google_secret_manager_secret.this["'
+    secrets = {a[len(prefix) : -2]: v for a, v in plan.resources().items() if a.startswith(prefix)}
+    return service, unknown, secrets
+
+
+def _assert_mounted(plan: RootPlan, module: str, keys: set[str]) -> None:
+    service, unknown, secrets = _function(plan, module)
+    expected = {(REQUEST_SECRETS[k][1], secrets[k]["secret_id"], REQUEST_SECRETS[k][2], "latest") for k in keys}
+    volumes = {
+        (v["mount_path"], v["secret"], version["path"], version["version"])
+        for v in service["secret_volumes"]
+        for version in v["versions"]
+    }
+    assert volumes == expected and len(service["secret_volumes"]) == len(keys)
+    environment = service["environment_variables"]
+    for key, (stem, directory, file) in REQUEST_SECRETS.items():
+        assert environment.get(f"{stem}_FILE") == (f"{directory}/{file}" if key in keys else None), (module, stem)
+        assert f"{stem}_SECRET" not in environment and f"{stem}_SECRET" not in unknown["environment_variables"]
+    # Every mounted secret is one the runtime account has its own accessor binding on.
+    for key in keys:
+        binding = plan.resources()[f'module.{module}.google_secret_manager_secret_iam_member.runtime_access["{key}"]']
+        assert binding["role"] == "roles/secretmanager.secretAccessor"
+
+
+def test_with_volume_every_request_time_secret_is_mounted_in_its_own_directory(planned: Any) -> None:
+    _, plans = planned
+    _assert_mounted(plans["all_features"], "public", set(REQUEST_SECRETS))
+    _assert_mounted(plans["example"], "called_routes", {"cec_credentials"})
+    # The webhook secret stays a secret environment variable either way.
+    service, _, _ = _function(plans["all_features"], "public")
+    assert [(s["key"], s["secret"]) for s in service["secret_environment_variables"]] == [
+        ("WEBHOOK_SECRET", "cec-routes-public-webhook-secret")
+    ]
+
+
+def test_with_secret_manager_every_request_time_secret_is_named_by_version(planned: Any) -> None:
+    _, plans = planned
+    service, unknown, _ = _function(plans["all_features"], "scheduled")
+    assert service["secret_volumes"] == []
+    environment = service["environment_variables"]
+    for stem, _, _ in REQUEST_SECRETS.values():
+        assert f"{stem}_FILE" not in environment, stem
+        # projects/P/secrets/S/versions/latest from the secret's id: known after apply.
+        assert unknown["environment_variables"].get(f"{stem}_SECRET") is True, stem
+
+
+def test_both_deployment_paths_mount_the_same_secrets_at_the_same_paths(planned: Any) -> None:
+    """deploy.sh mounts what it deploys (the AK/SK and the API keys; it has no plan-token
+    or caller-policy options) exactly where the module mounts them, or names the same versions."""
+    _, plans = planned
+    service, _, _ = _function(plans["all_features"], "public")
+    module_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
+    module_files = {k: v for k, v in service["environment_variables"].items() if k.endswith("_FILE")}
+    for flags, source in (
+        (("--name", "cec-routes-public", "--caller-auth", "webhook,api_key", "--public"), "volume"),
+        (("--name", "cec-routes-sched", "--caller-auth", "iam,api_key"), "secret_manager"),
+    ):
+        script = subprocess.run(
+            [
+                *("bash", str(DEPLOY_SH), "--project", "cec-plan-check", "--cec-base-url", "https://x.example.com"),
+                *flags,
+                *("--secrets-source", source, "--dry-run"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert script.returncode == 0, script.stderr
+        (deploy,) = [line for line in script.stdout.splitlines() if line.startswith("gcloud functions deploy ")]
+        env = dict(pair.split("=", 1) for pair in search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1).split(";"))
+        secrets = re.search(r"--set-secrets=(\S+)", deploy)
+        mounts = dict(m.removesuffix(":latest").split("=", 1) for m in secrets.group(1).split(",")) if secrets else {}
+        file_mounts = {path: secret for path, secret in mounts.items() if path.startswith("/")}
+        stems = {"CEC_CREDENTIALS", "API_KEYS"}
+        if source == "volume":
+            assert file_mounts == {
+                p: s for p, s in module_mounts.items() if s.endswith(("-cec-credentials", "-api-keys"))
+            }
+            assert {k: v for k, v in env.items() if k.endswith("_FILE")} == {
+                f"{s}_FILE": module_files[f"{s}_FILE"] for s in stems
+            }
+        else:
+            _, unknown, _ = _function(plans["all_features"], "scheduled")
+            named = {k for k in env if k.endswith("_SECRET")}
+            assert named == {f"{s}_SECRET" for s in stems} and named <= set(unknown["environment_variables"])
+            assert not file_mounts
 
 
 def test_the_function_declares_log_execution_id_as_the_platform_sets_it(planned: Any) -> None:

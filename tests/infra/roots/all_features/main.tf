@@ -68,7 +68,7 @@ module "public" {
   firestore_location               = var.region
   idempotency_collection           = "public-idempotency"
   idempotency_on_store_error       = "proceed"
-  cec_credentials_source           = "volume"
+  secrets_source                   = "volume"
 }
 
 module "scheduled" {
@@ -109,5 +109,5 @@ module "scheduled" {
   firestore_location               = null
   idempotency_collection           = "scheduled-idempotency"
   idempotency_on_store_error       = "fail"
-  cec_credentials_source           = "secret_manager"
+  secrets_source                   = "secret_manager"
 }
