@@ -27,9 +27,9 @@ FIRESTORE_GRANT = "google_project_iam_member.runtime_firestore"
 
 # Variables the code reads that the module deliberately leaves unset, and why.
 DELIBERATELY_UNSET = {
-    "CEC_APP_KEY": "plain-text credential: the module uses CEC_CREDENTIALS_SECRET so it never enters state",
-    "CEC_APP_SECRET": "plain-text credential: the module uses CEC_CREDENTIALS_SECRET so it never enters state",
-    "API_KEYS": "plain-text keys: the module uses API_KEYS_SECRET instead",
+    "CEC_APP_KEY": "plain-text credential: the module mounts the secret (or names its version) instead",
+    "CEC_APP_SECRET": "plain-text credential: the module mounts the secret (or names its version) instead",
+    "API_KEYS": "plain-text keys: the module uses API_KEYS_FILE or API_KEYS_SECRET instead",
     "SECRET_MANAGER_ENDPOINT": "test-only override pointing at a fake Secret Manager",
     "GCP_PROJECT": "legacy alias of GOOGLE_CLOUD_PROJECT, which the module sets",
     "CEC_TOKEN_TTL_SECONDS": "tuning: code default (600 s); settable via extra_environment_variables",
@@ -45,9 +45,9 @@ DELIBERATELY_UNSET = {
     "IDEMPOTENCY_TTL_SECONDS": "tuning: code default (3600 s); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES": "tuning: code default (10000 per instance); extra_environment_variables",
     # Safeguards (issue 13): opt-in, set via extra_environment_variables (README, Plan tokens and policies).
-    "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_SECRET (plan_tokens = true)",
+    "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_FILE/_SECRET (plan_tokens)",
     "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
-    "CALLER_POLICIES": "the module uses CALLER_POLICIES_SECRET (caller_policies = true)",
+    "CALLER_POLICIES": "the module uses CALLER_POLICIES_FILE or CALLER_POLICIES_SECRET (caller_policies = true)",
     "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
     "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
     "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
