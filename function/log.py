@@ -153,6 +153,8 @@ class CloudLoggingFormatter(logging.Formatter):
 def _render(entry: dict[str, Any]) -> str:
     # The last guard: a known secret value never leaves in a log line (redact.py).
     line = redact.mask(json.dumps(entry, ensure_ascii=False, default=str))
+    if line.isascii() and "\x7f" not in line:
+        return line  # the usual line: DEL is the only unsafe ASCII character
     # These characters only occur inside JSON strings, where \uXXXX means the same.
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
@@ -205,8 +207,13 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# logging.getLogger takes the logging module's lock on every call; this logger is
+# looked up three times per request.
+_logger = logging.getLogger(LOGGER_NAME)
+
+
 def get_logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
+    return _logger
 
 
 def setup() -> None:
