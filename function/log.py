@@ -117,7 +117,7 @@ class CloudLoggingFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
             "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": _utc_second(record.created) + f".{int(record.msecs):03d}Z",
             "logger": record.name,
         }
         ctx = _context.get()
@@ -148,6 +148,19 @@ class CloudLoggingFormatter(logging.Formatter):
         if _too_long(line):
             line = _shortened(entry)
         return line
+
+
+# The formatted second of the last line: a request's lines mostly share it.
+_second: tuple[int, str] = (-1, "")
+
+
+def _utc_second(created: float) -> str:
+    global _second
+    whole = int(created)
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return cached[1]
 
 
 def _render(entry: dict[str, Any]) -> str:
@@ -237,4 +250,9 @@ def set_level(level: str) -> None:
 
 
 def event(level: int, message: str, **fields: Any) -> None:
-    get_logger().log(level, message, extra={"fields": fields})
+    logger = _logger
+    if logger.isEnabledFor(level):
+        # What Logger.log does, less findCaller: its walk up the stack would always
+        # name this function, and no line shows the caller's file or line.
+        extra = {"fields": fields}
+        logger.handle(logger.makeRecord(logger.name, level, "(unknown file)", 0, message, (), None, extra=extra))

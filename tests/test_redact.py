@@ -9,9 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from function import log
 from function.redact import MIN_SECRET_CHARS, REPLACEMENT, SecretRegistry
-from tests.test_log_format import _format
 
 # Values that share prefixes and contain one another, as rotated keys and a token
 # that embeds the key can; and the characters JSON escapes.
@@ -55,11 +53,3 @@ def test_short_values_and_an_empty_registry_mask_nothing() -> None:
     assert registry.mask("anything at all") == "anything at all"
     registry.register("short", ["x" * (MIN_SECRET_CHARS - 1)])
     assert registry.mask("x" * 20) == "x" * 20
-
-
-def test_an_ascii_line_with_del_is_still_escaped() -> None:
-    # The formatter skips its escaping pass for plain ASCII lines; DEL is ASCII too.
-    line = _format("a\x7fb")
-    assert "\x7f" not in line
-    assert json.loads(line)["message"] == "a\x7fb"
-    assert log.LOGGER_NAME in _format("plain")
