@@ -117,7 +117,7 @@ class CloudLoggingFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
             "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": _utc_second(record.created) + f".{int(record.msecs):03d}Z",
             "logger": record.name,
         }
         ctx = _context.get()
@@ -150,9 +150,24 @@ class CloudLoggingFormatter(logging.Formatter):
         return line
 
 
+# The formatted second of the last line: a request's lines mostly share it.
+_second: tuple[int, str] = (-1, "")
+
+
+def _utc_second(created: float) -> str:
+    global _second
+    whole = int(created)
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return cached[1]
+
+
 def _render(entry: dict[str, Any]) -> str:
     # The last guard: a known secret value never leaves in a log line (redact.py).
     line = redact.mask(json.dumps(entry, ensure_ascii=False, default=str))
+    if line.isascii() and "\x7f" not in line:
+        return line  # the usual line: DEL is the only unsafe ASCII character
     # These characters only occur inside JSON strings, where \uXXXX means the same.
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
@@ -205,8 +220,13 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# logging.getLogger takes the logging module's lock on every call; this logger is
+# looked up three times per request.
+_logger = logging.getLogger(LOGGER_NAME)
+
+
 def get_logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
+    return _logger
 
 
 def setup() -> None:
@@ -230,4 +250,9 @@ def set_level(level: str) -> None:
 
 
 def event(level: int, message: str, **fields: Any) -> None:
-    get_logger().log(level, message, extra={"fields": fields})
+    logger = _logger
+    if logger.isEnabledFor(level):
+        # What Logger.log does, less findCaller: its walk up the stack would always
+        # name this function, and no line shows the caller's file or line.
+        extra = {"fields": fields}
+        logger.handle(logger.makeRecord(logger.name, level, "(unknown file)", 0, message, (), None, extra=extra))

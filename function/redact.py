@@ -31,7 +31,9 @@ class SecretRegistry:
         self._generations = generations
         self._lock = threading.Lock()
         self._kinds: dict[str, deque[frozenset[str]]] = {}
-        self._pattern: re.Pattern[str] | None = None
+        # The pattern and the values it matches, replaced together (one reference) so
+        # that a reader never sees one without the other.
+        self._compiled: tuple[re.Pattern[str], tuple[str, ...]] | None = None
 
     def register(self, kind: str, values: Iterable[str]) -> None:
         """Add a generation of ``kind`` (e.g. ``cec_token``); empty and short values are ignored."""
@@ -46,25 +48,34 @@ class SecretRegistry:
             if history and history[-1] == generation:
                 return
             history.append(generation)
-            self._pattern = self._compile()
+            self._compiled = self._compile()
 
-    def _compile(self) -> re.Pattern[str] | None:
+    def _compile(self) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
         values = {v for history in self._kinds.values() for generation in history for v in generation}
         if not values:
             return None
         # Longest first, so a secret that contains another is masked whole.
-        return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+        ordered = tuple(sorted(values, key=len, reverse=True))
+        return re.compile("|".join(re.escape(v) for v in ordered)), ordered
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
+        compiled = self._compiled
+        if compiled is None or not text:
             return text
-        return pattern.sub(REPLACEMENT, text)
+        pattern, values = compiled
+        # Almost every text holds no secret: a substring test per value (C's fast
+        # search) tells so in a fraction of the time the alternation takes to scan
+        # the text; the pattern runs only when some value occurs, and then masks
+        # exactly as before.
+        for value in values:
+            if value in text:
+                return pattern.sub(REPLACEMENT, text)
+        return text
 
     def clear(self) -> None:
         with self._lock:
             self._kinds.clear()
-            self._pattern = None
+            self._compiled = None
 
 
 _registry = SecretRegistry()

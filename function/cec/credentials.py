@@ -8,6 +8,7 @@ tokenByAkSk rejects what it gave.
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass, field
 
@@ -43,6 +44,11 @@ class CredentialProvider:
                 source="CEC_APP_KEY/CEC_APP_SECRET",
             )
             redact.register("cec_credentials", [self._env.app_key, self._env.app_secret])
+        # The last payload read and what it parsed to: the source caches bytes, and
+        # parsing and registering them again on every request cost more than the rest
+        # of this lookup. Another payload (a rotation) is parsed and registered with
+        # the masking registry when it first appears.
+        self._parsed: tuple[bytes, CecCredentials] | None = None
 
     @property
     def can_refresh(self) -> bool:
@@ -53,9 +59,14 @@ class CredentialProvider:
         if self._env is not None:
             return self._env
         assert self._source is not None  # settings.missing() guarantees one source
-        credentials = _parse(self._source.read(deadline), self._source.label, self._source.setting)
-        # Masked wherever upstream text is echoed.
+        payload = self._source.read(deadline)
+        cached = self._parsed
+        if cached is not None and hmac.compare_digest(cached[0], payload):
+            return cached[1]
+        credentials = _parse(payload, self._source.label, self._source.setting)
+        # Masked wherever upstream text is echoed, before anything is sent with them.
         redact.register("cec_credentials", [credentials.app_key, credentials.app_secret])
+        self._parsed = (payload, credentials)
         return credentials
 
     def refresh(self, deadline: Deadline) -> CecCredentials:

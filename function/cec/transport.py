@@ -22,6 +22,7 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from function import log
 from function.budget import Deadline
@@ -102,7 +103,7 @@ class Transport:
                 # The body is read inside the bound too (no stream=True): the call is
                 # over only when the whole answer is in.
                 with wall_clock(timeout):
-                    response = self._session.post(url, json=json_body, headers=headers, timeout=timeout)
+                    response = self._session.post(url, json=json_body, auth=_Headers(headers), timeout=timeout)
             except ResponseTooLarge:
                 raise UpstreamBadResponse(f"The CEC API answered {stage} with {_TOO_LARGE}.") from None
             except requests.exceptions.ConnectTimeout:
@@ -146,6 +147,22 @@ class Transport:
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
         with self._lock:
             return self._rng.uniform(0, ceiling)
+
+
+class _Headers(AuthBase):
+    """Sets a call's own headers on the prepared request, as requests' auth hook.
+
+    Given as ``headers=``, they were merged with the session's through requests'
+    typing-Protocol checks on every call; and without an ``auth``, requests looked up
+    ~/.netrc on every call, whose entry for the host would replace our Authorization.
+    """
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self._headers)
+        return request
 
 
 def _describe_connection_error(exc: requests.exceptions.RequestException) -> str:

@@ -170,7 +170,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     idem = IdempotentRun.open(
         rt.idempotency,
         key,
-        fingerprint(document),
+        # Only a keyed request is compared with a stored one; the others need no fingerprint.
+        fingerprint(document) if key is not None and rt.idempotency is not None else "",
         budget_seconds=settings.request_budget_seconds,
         on_store_error=settings.idempotency_on_store_error,
     )
