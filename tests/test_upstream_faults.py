@@ -8,9 +8,11 @@ one line in FAULTS and one per stage in EXPECTED.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
 
@@ -229,3 +231,40 @@ def test_cookies_an_upstream_sets_are_never_kept_or_sent_back(post: Callable[...
     for dnids in ("1", "2", "3"):
         assert post({"dnids": dnids}).status_code == 200
     assert len(sim.calls()) == 4 and [c["cookie"] for c in sim.calls()] == [None] * 4
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        self.seen.append(dict(self.headers))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST  # noqa: N815 - http.server's name
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_a_redirect_is_never_followed_to_another_host(
+    post: Callable[..., Any], sim: SimulatorControl, status: int
+) -> None:
+    # requests would follow it, dropping Authorization but sending X-APP-Key (the AK)
+    # to wherever the Location points.
+    _Recorder.seen = []
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        location = f"http://localhost:{elsewhere.server_port}/collect"
+        sim.inject({"stage": "delete", "status": status, "headers": {"Location": location}})
+        problem = assert_problem(post({"dnids": "1"}), 502, "upstream_rejected")
+        assert f"HTTP {status}" in problem["detail"]
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
+    assert _Recorder.seen == []
+    assert sim.deleted() == []  # the injected answer replaced the real operation

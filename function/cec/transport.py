@@ -103,7 +103,12 @@ class Transport:
                 # The body is read inside the bound too (no stream=True): the call is
                 # over only when the whole answer is in.
                 with wall_clock(timeout):
-                    response = self._session.post(url, json=json_body, auth=_Headers(headers), timeout=timeout)
+                    # No redirects: the API has no reason to send one, and requests would
+                    # follow it to another host with X-APP-Key (only Authorization is
+                    # stripped). A 3xx is then an answer like any other non-200.
+                    response = self._session.post(
+                        url, json=json_body, auth=_Headers(headers), timeout=timeout, allow_redirects=False
+                    )
             except ResponseTooLarge:
                 raise UpstreamBadResponse(f"The CEC API answered {stage} with {_TOO_LARGE}.") from None
             except requests.exceptions.ConnectTimeout:
