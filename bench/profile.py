@@ -22,9 +22,11 @@ TOP = 25
 def record(server: Running, url: str, headers: dict[str, str], concurrency: int, seconds: float) -> Path:
     """Write py-spy's collapsed stacks of the worker while wrk loads it; print the top frames."""
     py_spy = shutil.which("py-spy") or str(Path(config.PYTHON).with_name("py-spy"))
-    # The gunicorn worker serves; the arbiter, which imported the source before forking,
-    # often has the larger RSS (picking by RSS sampled the idle arbiter: 0 samples).
-    worker = max(server.tree(), key=lambda p: sum(p.cpu_times()[:2]))
+    # The gunicorn worker serves: the arbiter's child. Neither RSS nor CPU so far picks
+    # it, as the arbiter imported the source before forking (both sampled the idle
+    # arbiter: 0 samples).
+    tree = server.tree()
+    worker = next((p for p in tree if p.pid != server.ps.pid), tree[0])
     out = LOG_DIR / f"{server.name}-c{concurrency}.collapsed"
     command = [py_spy, "record", "--pid", str(worker.pid), "--duration", f"{seconds:g}"]
     command += ["--rate", "250", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"]
