@@ -1,8 +1,8 @@
-"""The CEC calls' own headers (Authorization, X-APP-Key, X-Token-Expire) are set on each
-prepared request by requests' auth hook (function/cec/transport.py): cheaper than
-merging them with the session's on every call, and a ~/.netrc entry for the CEC host
-(requests reads one whenever a call has no auth) can no longer replace our bearer
-token with Basic credentials. Over real HTTP to the simulator."""
+"""The CEC calls' own headers (Authorization, X-APP-Key, X-Token-Expire) are set on the
+prepared request (function/cec/transport.py), and the session does not read the
+environment per call (trust_env is off): a ~/.netrc entry for the CEC host (requests
+reads one whenever a call has no auth and trust_env is on) can never replace our
+bearer token with Basic credentials. Over real HTTP to the simulator."""
 
 from __future__ import annotations
 

@@ -19,12 +19,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from requests.auth import AuthBase
 from requests.utils import get_environ_proxies
 
 from function import log
@@ -43,8 +42,8 @@ BACKOFF_CAP_SECONDS = 2.0
 # A longer Retry-After than this is not waited out inside one request: the caller
 # is told to come back instead.
 RETRY_AFTER_CAP_SECONDS = 5.0
-# The origins whose proxies are kept (the CEC API has one; its token endpoint shares it).
-_MAX_KNOWN_ORIGINS = 8
+# The URLs whose prepared start is kept: the token endpoint and one per API operation.
+_MAX_KNOWN_URLS = 16
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -84,11 +83,11 @@ class Transport:
         # with 90 variables, the largest single cost of a warm request) and looks up
         # ~/.netrc. An instance's environment does not change while it runs (the
         # settings are read once for the same reason), so what requests would find
-        # there is read here, once: HTTP(S)_PROXY and NO_PROXY per origin, and
+        # there is read once: HTTP(S)_PROXY and NO_PROXY per URL, and
         # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE as requests picks them.
         self._session.trust_env = False
         self._verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._proxies: dict[str, dict[str, str]] = {}
+        self._targets: dict[str, _Target] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -121,15 +120,11 @@ class Transport:
                     # No redirects: the API has no reason to send one, and requests would
                     # follow it to another host with X-APP-Key (only Authorization is
                     # stripped). A 3xx is then an answer like any other non-200.
-                    response = self._session.post(
-                        url,
-                        json=json_body,
-                        auth=_Headers(headers),
-                        timeout=timeout,
-                        allow_redirects=False,
-                        proxies=self._proxies_for(url),
-                        verify=self._verify,
-                    )
+                    prepared, proxies = self._prepare(url, json_body, headers)
+                    response = self._session.send(
+                        prepared, timeout=timeout, allow_redirects=False, proxies=proxies, verify=self._verify,
+                        stream=False, cert=None,
+                    )  # fmt: skip
             except ResponseTooLarge:
                 raise UpstreamBadResponse(f"The CEC API answered {stage} with {_TOO_LARGE}.") from None
             except requests.exceptions.ConnectTimeout:
@@ -167,16 +162,27 @@ class Transport:
             self._sleep(wait)
             attempt += 1
 
-    def _proxies_for(self, url: str) -> dict[str, str]:
-        """The environment's proxies for this URL's origin, as requests would pick them."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        known = self._proxies.get(origin)
-        if known is None:
-            known = get_environ_proxies(url)  # {} when NO_PROXY covers the host
-            if len(self._proxies) < _MAX_KNOWN_ORIGINS:
-                self._proxies[origin] = known
-        return known  # requests merges it into a new dict; this one is never changed
+    def _prepare(
+        self, url: str, json_body: Any, headers: dict[str, str]
+    ) -> tuple[requests.PreparedRequest, dict[str, str]]:
+        """The call as requests' Session.post would prepare it, and the proxies for its URL.
+
+        Session.post prepares every call from scratch: it parses and re-quotes the URL,
+        merges the session's headers, cookies and hooks, then the environment's
+        settings, through typing-Protocol isinstance checks each time. The URLs are
+        few and fixed, so their prepared start is kept and copied; only the body and
+        the call's own headers (token, AK) are new. Sent with Session.send, the
+        documented way to send a prepared request.
+        """
+        target = self._targets.get(url)
+        if target is None:
+            target = _Target(self._session.prepare_request(requests.Request("POST", url)), get_environ_proxies(url))
+            if len(self._targets) < _MAX_KNOWN_URLS:
+                self._targets[url] = target
+        prepared = target.start.copy()
+        prepared.prepare_body(None, None, json_body)  # also Content-Type and Content-Length
+        prepared.headers.update(headers)
+        return prepared, target.proxies
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None:
@@ -186,20 +192,12 @@ class Transport:
             return self._rng.uniform(0, ceiling)
 
 
-class _Headers(AuthBase):
-    """Sets a call's own headers on the prepared request, as requests' auth hook.
+@dataclass(frozen=True)
+class _Target:
+    """A URL prepared without a body (the session's headers merged), and its proxies."""
 
-    Given as ``headers=``, they were merged with the session's through requests'
-    typing-Protocol checks on every call; and without an ``auth``, requests looked up
-    ~/.netrc on every call, whose entry for the host would replace our Authorization.
-    """
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.update(self._headers)
-        return request
+    start: requests.PreparedRequest
+    proxies: dict[str, str]  # {} when NO_PROXY covers the host; never changed
 
 
 def _describe_connection_error(exc: requests.exceptions.RequestException) -> str:
