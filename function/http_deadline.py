@@ -10,8 +10,10 @@ sees :class:`CallExpired`. The adapter also caps the bytes of one answer (decode
 so an upstream cannot cost unbounded memory either.
 
 The watchdog is one thread for the whole process, holding only the calls in flight; it
-sleeps until the earliest deadline and is woken only when a call with an earlier one
-begins, so a call costs a heap push and no thread switch.
+sleeps until the earliest deadline and is woken only when a call begins whose deadline
+is earlier than the time it will wake anyway, so a call costs a heap push and no
+thread switch. With nothing in flight it lingers a while before it sleeps for good,
+so that back-to-back calls (one request at a time) do not wake it one by one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -34,6 +37,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 # The largest answer read from an upstream. CEC pages of 100 records and answers
 # naming 1000 routes are tens of KiB; a Secret Manager payload is at most 64 KiB.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+# How long the watchdog stays on a timer once nothing is in flight; a call that begins
+# meanwhile, with a later deadline than the timer's, needs no wake-up.
+LINGER_SECONDS = 1.0
 
 
 class CallExpired(requests.exceptions.Timeout):
@@ -59,6 +65,8 @@ class _Watchdog:
         self._heap: list[tuple[float, int, _Call]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        # When the thread wakes by itself next (inf: it waits for a notify).
+        self._wakes_at = math.inf
 
     def attach(self, call: _Call, connection: Any) -> None:
         with self._cond:
@@ -75,10 +83,10 @@ class _Watchdog:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
                     self._thread.start()
-                if self._heap[0][2] is call:
-                    # Only a deadline earlier than the one the thread sleeps for needs
-                    # to wake it: waking it on every call cost a thread switch each
-                    # (about a tenth of the worker's CPU under load, bench/FINDINGS.md).
+                if call.ends_at < self._wakes_at:
+                    # Only a deadline earlier than the thread's next wake-up needs a
+                    # notify: waking it on every call cost a thread switch and a GIL
+                    # hand-off each (bench/FINDINGS.md).
                     self._cond.notify()
             if call.fired:
                 _shutdown(connection, call)
@@ -95,13 +103,23 @@ class _Watchdog:
 
     def _run(self) -> None:
         with self._cond:
+            lingered = False
             while True:
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._cond.wait()
+                    if lingered:  # a whole linger with nothing in flight: sleep until notified
+                        self._wakes_at = math.inf
+                        self._cond.wait()
+                        lingered = False
+                    else:
+                        self._wakes_at = time.monotonic() + LINGER_SECONDS
+                        self._cond.wait(LINGER_SECONDS)
+                        lingered = True
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                lingered = False
+                self._wakes_at = self._heap[0][0]
+                wait = self._wakes_at - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
                     continue

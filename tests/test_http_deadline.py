@@ -2,17 +2,21 @@
 call is cut at its own wall-clock deadline, whichever order the calls come in.
 
 The watchdog thread sleeps until the earliest deadline and is woken only by a call
-with an earlier one (waking it on every call cost a thread switch per upstream call):
-these tests hold it to that, with calls whose deadlines are earlier and later than
-the one it sleeps for.
+whose deadline is earlier than its own next wake-up; with nothing in flight it lingers
+on a timer before it sleeps for good (waking it on every call cost a thread switch and
+a GIL hand-off per upstream call): these tests hold it to that, with calls whose
+deadlines are earlier and later than the one it sleeps for, calls that begin while it
+lingers and after, and the count of its context switches.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from cec_sim import SimulatorControl
@@ -90,3 +94,58 @@ def test_finished_calls_leave_the_watchdog(sim: SimulatorControl) -> None:
             response = session.post(url, json={"dnids": "1"}, timeout=SOCKET_TIMEOUT)
         assert response.status_code == 403  # answered at once (no token: refused)
     assert len(http_deadline._watchdog._heap) <= before
+
+
+def _quick_call(session: requests.Session, url: str, seconds: float) -> None:
+    with deadline(seconds):
+        assert session.post(url, json={"dnids": "1"}, timeout=SOCKET_TIMEOUT).status_code == 403
+
+
+def test_a_call_that_begins_while_the_watchdog_lingers_is_cut_at_its_own(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_deadline, "LINGER_SECONDS", 30.0)
+    session, results = _session(), dict[str, Any]()
+    url = sim.base_url + DELETE
+    _quick_call(session, url, 0.2)  # done at once; the watchdog wakes at 0.2 s to an empty heap
+    time.sleep(0.5)  # ... and lingers, on a 30 s timer
+    _drip(sim, times=1)
+    _call(session, url, 0.6, results, "call")
+    assert results["call"][0] == "expired"
+    assert results["call"][1] < 0.6 + MARGIN  # not held until the linger's end
+
+
+def test_a_call_after_the_watchdog_slept_for_good_is_cut_at_its_own(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_deadline, "LINGER_SECONDS", 0.1)
+    session, results = _session(), dict[str, Any]()
+    url = sim.base_url + DELETE
+    _quick_call(session, url, 0.2)
+    time.sleep(0.8)  # woken at 0.2 s, lingered 0.1 s, now waiting for a notify
+    _drip(sim, times=1)
+    _call(session, url, 0.6, results, "call")
+    assert results["call"][0] == "expired"
+    assert results["call"][1] < 0.6 + MARGIN
+
+
+def voluntary_switches(thread: threading.Thread) -> int:
+    """The thread's voluntary context switches so far, from Linux's /proc."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts context switches from Linux's /proc")
+def test_back_to_back_calls_do_not_wake_the_watchdog_one_by_one(sim: SimulatorControl) -> None:
+    session = _session()
+    url = sim.base_url + DELETE
+    _quick_call(session, url, 0.2)  # starts the thread if no test has yet
+    time.sleep(0.5)  # it wakes at 0.2 s to nothing in flight, as between requests
+    thread = http_deadline._watchdog._thread
+    assert thread is not None and thread.is_alive()
+    before = voluntary_switches(thread)
+    for _ in range(50):
+        _quick_call(session, url, 10.0)
+    woken = voluntary_switches(thread) - before
+    # Before, every call found the heap empty and woke the thread: 50 or more here.
+    assert woken <= 10, woken

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -40,6 +41,9 @@ _MAX_LENGTH_DIGITS = 15
 _TOO_LONG = 1_000_000_000_000_000  # 10**15, above any limit
 # The longest pause between two pieces of a body before it is given up (408).
 IDLE_SECONDS = 1.0
+# How long the watchdog stays on a timer once it holds no live ticket (as
+# function/http_deadline.py's): arming meanwhile, for a later deadline, wakes nothing.
+LINGER_SECONDS = 1.0
 
 
 def declared_length(environ: dict[str, Any]) -> int | None:
@@ -146,7 +150,10 @@ class _Ticket:
 class _Watchdog:
     """One daemon thread that cuts the read side of sockets whose deadline passed.
 
-    One thread for the process rather than a timer per request: arming is a heap push.
+    One thread for the process rather than a timer per request: arming is a heap push,
+    and it wakes the thread only for a deadline earlier than the thread's own next
+    wake-up. A body is mostly read before the thread could look at its ticket, so
+    waking it per request found nothing to do, at a thread switch and a GIL hand-off.
     """
 
     def __init__(self) -> None:
@@ -154,6 +161,7 @@ class _Watchdog:
         self._heap: list[_Ticket] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._wakes_at = math.inf  # inf: the thread waits for a notify
 
     def arm(self, sock: socket.socket, seconds: float) -> _Ticket:
         ticket = _Ticket(time.monotonic() + seconds, next(self._seq), sock)
@@ -162,9 +170,7 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="body-watchdog", daemon=True)
                 self._thread.start()
             heapq.heappush(self._heap, ticket)
-            if self._heap[0] is ticket:
-                # Only an earlier deadline than the one it sleeps for wakes the thread,
-                # so under load it wakes about once per timeout, not once per request.
+            if ticket.deadline < self._wakes_at:
                 self._cond.notify()
         return ticket
 
@@ -173,14 +179,24 @@ class _Watchdog:
             ticket.sock = None  # left in the heap; dropped when it comes up
 
     def _run(self) -> None:
+        lingered = False
         while True:
             with self._cond:
                 while self._heap and self._heap[0].sock is None:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._cond.wait()
+                    if lingered:  # a whole linger without a live ticket: sleep until notified
+                        self._wakes_at = math.inf
+                        self._cond.wait()
+                        lingered = False
+                    else:
+                        self._wakes_at = time.monotonic() + LINGER_SECONDS
+                        self._cond.wait(LINGER_SECONDS)
+                        lingered = True
                     continue
+                lingered = False
                 first = self._heap[0]
+                self._wakes_at = first.deadline
                 wait = first.deadline - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
