@@ -64,10 +64,19 @@ class SecretReader:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def read(self, name: str, *, deadline: Deadline, setting: str, min_ttl_seconds: float = 0.0) -> bytes:
+    def read(
+        self,
+        name: str,
+        *,
+        deadline: Deadline,
+        setting: str,
+        min_ttl_seconds: float = 0.0,
+        mask: Callable[[bytes], None] | None = None,
+    ) -> bytes:
         """The payload of secret version ``name``; ``setting`` names it in errors.
 
-        ``min_ttl_seconds`` floors the cache TTL for this secret (0: the setting alone).
+        ``min_ttl_seconds`` floors the cache TTL for this secret (0: the setting alone);
+        ``mask`` registers the payload's secret values before the read is logged.
         """
         cached = self._fresh(name)
         if cached is not None:
@@ -85,7 +94,7 @@ class SecretReader:
             if held is not None and held[1] > self._clock():
                 raise held[0]
             try:
-                payload = self._access(name, deadline, setting)
+                payload = self._access(name, deadline, setting, mask)
             except SecretUnavailable as exc:
                 self._failures[name] = (exc, self._clock() + FAILURE_HOLD_SECONDS)
                 raise
@@ -142,7 +151,7 @@ class SecretReader:
             self._client = client
         return self._client
 
-    def _access(self, name: str, deadline: Deadline, setting: str) -> bytes:
+    def _access(self, name: str, deadline: Deadline, setting: str, mask: Callable[[bytes], None] | None) -> bytes:
         from google.api_core import exceptions as gexc
 
         ctx = log.current()
@@ -185,6 +194,9 @@ class SecretReader:
                     reason = "Secret Manager answered without the secret version"
                     log.event(40, "secret read failed", setting=setting, secret=name, reason=reason, attempts=attempt)
                     raise SecretUnavailable(f"The secret named by {setting} could not be read: {reason}.")
+                payload = bytes(response.payload.data)
+                if mask is not None:
+                    mask(payload)
                 log.event(
                     20,
                     "secret read",
@@ -192,7 +204,7 @@ class SecretReader:
                     attempts=attempt,
                     durationMs=round((time.monotonic() - started) * 1000, 1),
                 )
-                return bytes(response.payload.data)
+                return payload
             log.event(40, "secret read failed", setting=setting, secret=name, reason=reason, attempts=attempt)
             raise SecretUnavailable(f"The secret named by {setting} could not be read: {reason}.")
 

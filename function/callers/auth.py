@@ -114,6 +114,11 @@ def _key_entries(text: str) -> list[tuple[str, str]]:
     return entries
 
 
+def mask_api_keys(payload: bytes) -> None:
+    """Masks the keys of an API-keys payload as it arrives, before anything logs the read."""
+    redact.register("api_keys", [key for _, key in _key_entries(payload.decode("utf-8", errors="replace"))])
+
+
 def named_keys(text: str) -> list[ApiKey]:
     """``name=key`` entries keep their name; a bare key is named by its fingerprint."""
     entries = _key_entries(text)
@@ -171,6 +176,7 @@ class CallerAuthenticator:
             reader=secrets,
             ttl_seconds=settings.secret_cache_ttl_seconds,
             min_ttl_seconds=CALLER_SECRET_MIN_TTL_SECONDS,
+            mask=mask_api_keys,
         )
         # The keys parsed from the last payload read: hashing every key again on each
         # request would cost CPU in proportion to the number of keys for nothing.

@@ -52,6 +52,7 @@ class Guards:
             secret=settings.plan_signing_keys_secret,
             reader=secrets,
             ttl_seconds=ttl,
+            mask=_mask_signing_keys,
         )
         self._policies = secret_source(
             "CALLER_POLICIES",
@@ -94,6 +95,12 @@ class Guards:
         with self._lock:
             self._parsed[source.setting] = (payload, parsed)
         return parsed
+
+
+def _mask_signing_keys(payload: bytes) -> None:
+    """Masks the plan-signing keys of a payload as it arrives, before anything logs the read."""
+    keys = parse_keys(payload.decode("utf-8", errors="replace"))
+    redact.register("plan_signing_keys", [k.decode("utf-8") for k in keys])
 
 
 def _signer_from(text: str, source: str) -> PlanSigner:

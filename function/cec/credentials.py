@@ -35,6 +35,7 @@ class CredentialProvider:
             secret=settings.cec_credentials_secret,
             reader=secrets,
             ttl_seconds=settings.secret_cache_ttl_seconds,
+            mask=_mask_credentials,
         )
         self._env: CecCredentials | None = None
         if self._source is None and settings.cec_app_key and settings.cec_app_secret:
@@ -74,6 +75,17 @@ class CredentialProvider:
         if self._source is not None:
             self._source.invalidate()
         return self.get(deadline)
+
+
+def _mask_credentials(payload: bytes) -> None:
+    """Masks the AK/SK of a payload as it arrives; a malformed one is refused by _parse later."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return
+    if isinstance(data, dict):
+        values = [data.get("app_key"), data.get("app_secret")]
+        redact.register("cec_credentials", [v.strip() for v in values if isinstance(v, str)])
 
 
 def _parse(payload: bytes, name: str, setting: str) -> CecCredentials:
