@@ -9,19 +9,13 @@ at once, whatever phase it is in (status line, headers or body), and the caller
 sees :class:`CallExpired`. The adapter also caps the bytes of one answer (decoded),
 so an upstream cannot cost unbounded memory either.
 
-The watchdog is one thread for the whole process, holding only the calls in flight; it
-sleeps until the earliest deadline and is woken only when a call begins whose deadline
-is earlier than the time it will wake anyway, so a call costs a heap push and no
-thread switch. With nothing in flight it lingers a while before it sleeps for good,
-so that back-to-back calls (one request at a time) do not wake it one by one.
+The watchdog is one thread for the whole process, holding only the calls in flight
+(function/watchdog.py): a call costs a heap push and, mostly, no thread switch.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
-import math
 import socket
 import threading
 import time
@@ -34,12 +28,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from function.watchdog import DeadlineWatchdog
+
 # The largest answer read from an upstream. CEC pages of 100 records and answers
 # naming 1000 routes are tens of KiB; a Secret Manager payload is at most 64 KiB.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-# How long the watchdog stays on a timer once nothing is in flight; a call that begins
-# meanwhile, with a later deadline than the timer's, needs no wake-up.
-LINGER_SECONDS = 1.0
 
 
 class CallExpired(requests.exceptions.Timeout):
@@ -59,17 +52,22 @@ class _Call:
         self.connections: list[Any] = []
 
 
-class _Watchdog:
+class _Watchdog(DeadlineWatchdog[_Call]):
+    """The calls in flight; a call's connections are shut down when its deadline passes."""
+
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Call]] = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-        # When the thread wakes by itself next (inf: it waits for a notify).
-        self._wakes_at = math.inf
+        super().__init__("http-deadline-watchdog")
+
+    def done(self, item: _Call) -> bool:
+        return item.done
+
+    def fire(self, item: _Call) -> None:
+        item.fired = True
+        for connection in item.connections:
+            _shutdown(connection, item)
 
     def attach(self, call: _Call, connection: Any) -> None:
-        with self._cond:
+        with self.lock:
             if call.done or connection is None:
                 return
             first = not call.connections
@@ -79,54 +77,18 @@ class _Watchdog:
                 # done; only its current owner's deadline may shut it down.
                 connection._deadline_owner = call
             if first:
-                heapq.heappush(self._heap, (call.ends_at, next(self._seq), call))
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
-                    self._thread.start()
-                if call.ends_at < self._wakes_at:
-                    # Only a deadline earlier than the thread's next wake-up needs a
-                    # notify: waking it on every call cost a thread switch and a GIL
-                    # hand-off each (bench/FINDINGS.md).
-                    self._cond.notify()
+                self.add(call.ends_at, call)
             if call.fired:
                 _shutdown(connection, call)
 
     def finish(self, call: _Call) -> None:
-        with self._cond:
+        with self.lock:
             call.done = True
             call.connections.clear()
             # Calls mostly end in the order they began: dropping finished ones from the
             # front here keeps the heap near the number of calls in flight, although the
-            # thread now sleeps through them.
-            while self._heap and self._heap[0][2].done:
-                heapq.heappop(self._heap)
-
-    def _run(self) -> None:
-        with self._cond:
-            lingered = False
-            while True:
-                while self._heap and self._heap[0][2].done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    if lingered:  # a whole linger with nothing in flight: sleep until notified
-                        self._wakes_at = math.inf
-                        self._cond.wait()
-                        lingered = False
-                    else:
-                        self._wakes_at = time.monotonic() + LINGER_SECONDS
-                        self._cond.wait(LINGER_SECONDS)
-                        lingered = True
-                    continue
-                lingered = False
-                self._wakes_at = self._heap[0][0]
-                wait = self._wakes_at - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                _, _, call = heapq.heappop(self._heap)
-                call.fired = True
-                for connection in call.connections:
-                    _shutdown(connection, call)
+            # thread sleeps through them.
+            self.prune()
 
 
 def _shutdown(connection: Any, call: _Call) -> None:

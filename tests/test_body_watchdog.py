@@ -57,7 +57,7 @@ def _read_whole(data: bytes, timeout_seconds: float) -> bytes:
 def test_a_drip_that_begins_while_the_watchdog_lingers_is_cut_at_its_deadline(
     pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(body, "LINGER_SECONDS", 30.0)
+    monkeypatch.setattr(body._watchdog, "linger_seconds", 30.0)
     assert _read_whole(b"{}", 0.2) == b"{}"  # its ticket is disarmed at once
     time.sleep(0.5)  # the watchdog woke at 0.2 s to no live ticket, and lingers on a 30 s timer
     server_end, client_end = pair

@@ -104,7 +104,7 @@ def _quick_call(session: requests.Session, url: str, seconds: float) -> None:
 def test_a_call_that_begins_while_the_watchdog_lingers_is_cut_at_its_own(
     sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_deadline, "LINGER_SECONDS", 30.0)
+    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", 30.0)
     session, results = _session(), dict[str, Any]()
     url = sim.base_url + DELETE
     _quick_call(session, url, 0.2)  # done at once; the watchdog wakes at 0.2 s to an empty heap
@@ -118,7 +118,7 @@ def test_a_call_that_begins_while_the_watchdog_lingers_is_cut_at_its_own(
 def test_a_call_after_the_watchdog_slept_for_good_is_cut_at_its_own(
     sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_deadline, "LINGER_SECONDS", 0.1)
+    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", 0.1)
     session, results = _session(), dict[str, Any]()
     url = sim.base_url + DELETE
     _quick_call(session, url, 0.2)

@@ -24,16 +24,13 @@ Under the Flask test client there is no socket and the body is already in memory
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
-import math
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from function.errors import BodyTimeout, MalformedBody, PayloadTooLarge
+from function.watchdog import DeadlineWatchdog
 
 # A declared length of more digits than this is over any limit; int() of thousands
 # of digits is slow or raises, so it is never called on one.
@@ -41,9 +38,6 @@ _MAX_LENGTH_DIGITS = 15
 _TOO_LONG = 1_000_000_000_000_000  # 10**15, above any limit
 # The longest pause between two pieces of a body before it is given up (408).
 IDLE_SECONDS = 1.0
-# How long the watchdog stays on a timer once it holds no live ticket (as
-# function/http_deadline.py's): arming meanwhile, for a later deadline, wakes nothing.
-LINGER_SECONDS = 1.0
 
 
 def declared_length(environ: dict[str, Any]) -> int | None:
@@ -139,74 +133,41 @@ def _shut_read(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RD)
 
 
-@dataclass(order=True)
+@dataclass
 class _Ticket:
-    deadline: float
-    seq: int
-    sock: socket.socket | None = field(compare=False)
-    fired: bool = field(default=False, compare=False)
+    sock: socket.socket | None
+    fired: bool = False
 
 
-class _Watchdog:
-    """One daemon thread that cuts the read side of sockets whose deadline passed.
+class _Watchdog(DeadlineWatchdog[_Ticket]):
+    """Cuts the read side of sockets whose body deadline passed (function/watchdog.py).
 
-    One thread for the process rather than a timer per request: arming is a heap push,
-    and it wakes the thread only for a deadline earlier than the thread's own next
-    wake-up. A body is mostly read before the thread could look at its ticket, so
-    waking it per request found nothing to do, at a thread switch and a GIL hand-off.
+    A body is mostly read before the thread could look at its ticket: a ticket is
+    disarmed in place and dropped when it comes up.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[_Ticket] = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-        self._wakes_at = math.inf  # inf: the thread waits for a notify
+        super().__init__("body-watchdog")
+
+    def done(self, item: _Ticket) -> bool:
+        return item.sock is None
+
+    def fire(self, item: _Ticket) -> None:
+        item.fired = True
+        # Under the lock, so that a ticket disarmed meanwhile is never cut: its socket
+        # may already serve the connection's next request.
+        if item.sock is not None:
+            _shut_read(item.sock)
 
     def arm(self, sock: socket.socket, seconds: float) -> _Ticket:
-        ticket = _Ticket(time.monotonic() + seconds, next(self._seq), sock)
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="body-watchdog", daemon=True)
-                self._thread.start()
-            heapq.heappush(self._heap, ticket)
-            if ticket.deadline < self._wakes_at:
-                self._cond.notify()
+        ticket = _Ticket(sock)
+        with self.lock:
+            self.add(time.monotonic() + seconds, ticket)
         return ticket
 
     def disarm(self, ticket: _Ticket) -> None:
-        with self._cond:
-            ticket.sock = None  # left in the heap; dropped when it comes up
-
-    def _run(self) -> None:
-        lingered = False
-        while True:
-            with self._cond:
-                while self._heap and self._heap[0].sock is None:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    if lingered:  # a whole linger without a live ticket: sleep until notified
-                        self._wakes_at = math.inf
-                        self._cond.wait()
-                        lingered = False
-                    else:
-                        self._wakes_at = time.monotonic() + LINGER_SECONDS
-                        self._cond.wait(LINGER_SECONDS)
-                        lingered = True
-                    continue
-                lingered = False
-                first = self._heap[0]
-                self._wakes_at = first.deadline
-                wait = first.deadline - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                first.fired = True
-                # Under the lock, so that a ticket disarmed meanwhile is never cut:
-                # its socket may already serve the connection's next request.
-                if first.sock is not None:
-                    _shut_read(first.sock)
+        with self.lock:
+            ticket.sock = None
 
 
 _watchdog = _Watchdog()
