@@ -101,32 +101,21 @@ def _quick_call(session: requests.Session, url: str, seconds: float) -> None:
         assert session.post(url, json={"dnids": "1"}, timeout=SOCKET_TIMEOUT).status_code == 403
 
 
-def test_a_call_that_begins_while_the_watchdog_lingers_is_cut_at_its_own(
-    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+# Idle before the call: woken at 0.2 s to an empty heap, then lingering on a 30 s timer;
+# or lingered 0.1 s and now waiting for a notify.
+@pytest.mark.parametrize(("linger", "idle"), [(30.0, 0.5), (0.1, 0.8)], ids=["lingering", "slept for good"])
+def test_a_call_that_begins_while_the_watchdog_idles_is_cut_at_its_own(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch, linger: float, idle: float
 ) -> None:
-    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", 30.0)
+    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", linger)
     session, results = _session(), dict[str, Any]()
     url = sim.base_url + DELETE
-    _quick_call(session, url, 0.2)  # done at once; the watchdog wakes at 0.2 s to an empty heap
-    time.sleep(0.5)  # ... and lingers, on a 30 s timer
+    _quick_call(session, url, 0.2)  # done at once
+    time.sleep(idle)
     _drip(sim, times=1)
     _call(session, url, 0.6, results, "call")
     assert results["call"][0] == "expired"
     assert results["call"][1] < 0.6 + MARGIN  # not held until the linger's end
-
-
-def test_a_call_after_the_watchdog_slept_for_good_is_cut_at_its_own(
-    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", 0.1)
-    session, results = _session(), dict[str, Any]()
-    url = sim.base_url + DELETE
-    _quick_call(session, url, 0.2)
-    time.sleep(0.8)  # woken at 0.2 s, lingered 0.1 s, now waiting for a notify
-    _drip(sim, times=1)
-    _call(session, url, 0.6, results, "call")
-    assert results["call"][0] == "expired"
-    assert results["call"][1] < 0.6 + MARGIN
 
 
 def voluntary_switches(thread: threading.Thread) -> int:
