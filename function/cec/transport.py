@@ -79,9 +79,9 @@ class Transport:
         # a jar that grows with what the upstream sends. The API needs none.
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         # With trust_env, requests reads the environment on every call: it walks all of
-        # os.environ twice for *_proxy variables (a third of a millisecond of CPU a call
-        # with 90 variables, the largest single cost of a warm request) and looks up
-        # ~/.netrc. An instance's environment does not change while it runs (the
+        # os.environ twice for *_proxy variables and checks NO_PROXY (half a million
+        # instructions a call with eight variables, more with more, bench/FINDINGS.md)
+        # and looks up ~/.netrc. An instance's environment does not change while it runs (the
         # settings are read once for the same reason), so what requests would find
         # there is read once: HTTP(S)_PROXY and NO_PROXY per URL, and
         # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE as requests picks them.
