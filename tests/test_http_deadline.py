@@ -125,16 +125,21 @@ def voluntary_switches(thread: threading.Thread) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts context switches from Linux's /proc")
-def test_back_to_back_calls_do_not_wake_the_watchdog_one_by_one(sim: SimulatorControl) -> None:
+def test_back_to_back_calls_do_not_wake_the_watchdog_one_by_one(
+    sim: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long linger and longer deadlines, so that no timer of the thread ends during the
+    # loop, however slow the machine: what is left is the wake-ups the calls cause.
+    monkeypatch.setattr(http_deadline._watchdog, "linger_seconds", 30.0)
     session = _session()
     url = sim.base_url + DELETE
     _quick_call(session, url, 0.2)  # starts the thread if no test has yet
-    time.sleep(0.5)  # it wakes at 0.2 s to nothing in flight, as between requests
+    time.sleep(0.5)  # it woke at 0.2 s to nothing in flight, as between requests, and lingers
     thread = http_deadline._watchdog._thread
     assert thread is not None and thread.is_alive()
     before = voluntary_switches(thread)
     for _ in range(50):
-        _quick_call(session, url, 10.0)
+        _quick_call(session, url, 60.0)
     woken = voluntary_switches(thread) - before
-    # Before, every call found the heap empty and woke the thread: 50 or more here.
-    assert woken <= 10, woken
+    # Before, every call found the heap empty and woke the thread: over 100 switches here.
+    assert woken <= 5, woken
