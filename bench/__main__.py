@@ -130,7 +130,7 @@ def measure_servers(run: Run, options: config.Options, sim: procs.Simulator, tok
     print("cold starts and import times", flush=True)
     anchored = [contenders[n] for n in ("hello", *COMPARED, "function-sm")]
     run.cold = startup.cold_starts(anchored, headers, options.cold_repeats)
-    run.import_ms = {c.name: startup.import_ms(c) for c in anchored if c.name != "function-sm"}
+    run.import_ms = startup.import_times([c for c in anchored if c.name != "function-sm"], options.import_repeats)
     run.secret_read_ms = realistic.secret_read_ms(contenders["function-sm"], headers)
     if options.realistic_latency_ms > 0:
         tenant = len(control.routes())

@@ -38,6 +38,8 @@ class Options:
     # measured in `rounds` turns and the fastest round is kept.
     rounds: int = 2
     cold_repeats: int = 5
+    # Imports taken per contender, in turns (bench/startup.py).
+    import_repeats: int = 11
     bulk_count: int = 10000
     bulk_repeats: int = 3
     upstream_requests: int = 400

@@ -240,6 +240,7 @@ def markdown(run: Run, verdicts: list[Verdict], command: str, chart_name: str | 
         f"  {o['upstream_requests']} requests at concurrency 8 after the load, every answer waited for.",
         f"- Cold start: median of {o['cold_repeats']} starts per contender, taken in turns; the first request of",
         "  function, naive and floor is the same POST as under load.",
+        *_import_method(o),
         "- Everything (wrk, simulator, contender, harness) shares the machine's CPUs over loopback:",
         "  see the contention table.",
         "",
@@ -275,3 +276,14 @@ def markdown(run: Run, verdicts: list[Verdict], command: str, chart_name: str | 
     if FINDINGS.exists():
         lines += [FINDINGS.read_text().rstrip(), ""]
     return "\n".join(lines)
+
+
+def _import_method(o: Mapping[str, object]) -> list[str]:
+    """How import times were taken; runs recorded before the option existed took 5 in blocks."""
+    if "import_repeats" not in o:
+        return ['- Import time of main: `python -X importtime -c "import main"`, median of 5 per contender.']
+    return [
+        f'- Import time of main: `python -X importtime -c "import main"`, median of {o["import_repeats"]} per'
+        " contender,",
+        "  taken in turns (this machine's timings switch between a fast and a slow mode for seconds at a time).",
+    ]

@@ -14,7 +14,6 @@ from bench.procs import Contender
 from bench.results import Startup
 
 _IMPORT_LINE = re.compile(r"^import time:\s+\d+\s+\|\s+(\d+)\s+\|\s*main\s*$")
-IMPORT_REPEATS = 5
 
 
 def first_request(contender: Contender, url: str, headers: dict[str, str]) -> requests.Response:
@@ -48,21 +47,32 @@ def cold_starts(contenders: list[Contender], headers: dict[str, str], repeats: i
     }
 
 
-def import_ms(contender: Contender) -> float:
-    """Median cumulative import time of the entry module, as `python -X importtime` reports it."""
-    samples: list[float] = []
-    for _ in range(IMPORT_REPEATS):
-        result = subprocess.run(
-            [config.PYTHON, "-X", "importtime", "-c", "import main"],
-            cwd=contender.source.parent,
-            env=contender.environment(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        match = next(filter(None, (_IMPORT_LINE.match(ln) for ln in result.stderr.splitlines())), None)
-        if match is None:
-            raise RuntimeError(f"no import time for main in {contender.source}")
-        samples.append(int(match.group(1)) / 1000)
-    return statistics.median(samples)
+def import_times(contenders: list[Contender], repeats: int) -> dict[str, float]:
+    """Median cumulative import time of each entry module, as `python -X importtime` reports it.
+
+    The contenders take turns, one import each per round: this machine's timings switch
+    between a fast and a slow mode for seconds at a time (import main took about 390 or
+    about 600 ms, back to back), and a contender measured in a block of its own could
+    land in one mode while the next one lands in the other.
+    """
+    samples: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for _ in range(repeats):
+        for contender in contenders:
+            samples[contender.name].append(_import_once(contender))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _import_once(contender: Contender) -> float:
+    result = subprocess.run(
+        [config.PYTHON, "-X", "importtime", "-c", "import main"],
+        cwd=contender.source.parent,
+        env=contender.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    match = next(filter(None, (_IMPORT_LINE.match(ln) for ln in result.stderr.splitlines())), None)
+    if match is None:
+        raise RuntimeError(f"no import time for main in {contender.source}")
+    return int(match.group(1)) / 1000
