@@ -114,16 +114,21 @@ def _key_entries(text: str) -> list[tuple[str, str]]:
     return entries
 
 
+def _registered_entries(text: str) -> list[tuple[str, str]]:
+    """The (name, key) entries of ``text``, their keys registered with the masking registry."""
+    entries = _key_entries(text)
+    redact.register("api_keys", [key for _, key in entries])
+    return entries
+
+
 def mask_api_keys(payload: bytes) -> None:
     """Masks the keys of an API-keys payload as it arrives, before anything logs the read."""
-    redact.register("api_keys", [key for _, key in _key_entries(payload.decode("utf-8", errors="replace"))])
+    _registered_entries(payload.decode("utf-8", errors="replace"))
 
 
 def named_keys(text: str) -> list[ApiKey]:
     """``name=key`` entries keep their name; a bare key is named by its fingerprint."""
-    entries = _key_entries(text)
-    redact.register("api_keys", [key for _, key in entries])
-    return [ApiKey(name, _digest(key)) for name, key in entries]
+    return [ApiKey(name, _digest(key)) for name, key in _registered_entries(text)]
 
 
 def webhook_key(secret: str) -> bytes | None:

@@ -97,15 +97,20 @@ class Guards:
         return parsed
 
 
+def _registered_keys(text: str) -> list[bytes]:
+    """The signing keys of ``text``, registered with the masking registry."""
+    keys = parse_keys(text)
+    redact.register("plan_signing_keys", [k.decode("utf-8") for k in keys])
+    return keys
+
+
 def _mask_signing_keys(payload: bytes) -> None:
     """Masks the plan-signing keys of a payload as it arrives, before anything logs the read."""
-    keys = parse_keys(payload.decode("utf-8", errors="replace"))
-    redact.register("plan_signing_keys", [k.decode("utf-8") for k in keys])
+    _registered_keys(payload.decode("utf-8", errors="replace"))
 
 
 def _signer_from(text: str, source: str) -> PlanSigner:
-    keys = parse_keys(text)
-    redact.register("plan_signing_keys", [k.decode("utf-8") for k in keys])
+    keys = _registered_keys(text)
     if not keys:
         raise NotConfigured(f"{source} holds no key.")
     if any(len(k) < 32 for k in keys):
