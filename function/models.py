@@ -299,6 +299,14 @@ class DeleteResult(_Model):
         default=None, description="Selector entries that matched no route."
     )
     plan_id: str | None = Field(default=None, description="The applied plan token's id.")
+    not_restorable: list[str] | None = Field(
+        default=None,
+        description=(
+            "dnids sent without their record looked up first (CEC_LOOKUP_BEFORE_DELETE=false, or a"
+            " lookup that could not finish): their audit entry holds the dnid only, so they cannot be"
+            " re-created from it."
+        ),
+    )
     request_id: str
 
 

@@ -150,7 +150,14 @@ class Settings(BaseModel):
         default=None, alias="CALLER_POLICIES_SECRET", pattern=SECRET_VERSION_PATTERN
     )
     protected_access_codes: str | None = Field(default=None, alias="PROTECTED_ACCESS_CODES")
-    audit_full_records: bool = Field(default=False, alias="AUDIT_FULL_RECORDS")
+    cec_lookup_before_delete: bool = Field(
+        default=True,
+        alias="CEC_LOOKUP_BEFORE_DELETE",
+        description=(
+            "Look plain dnids up before deleting them, so that every deletion is audited with its full"
+            " record and can be restored; false gives that up for fewer upstream calls."
+        ),
+    )
 
     # Upstream-call bounds and lookup concurrency (issue 9 item 8, issue 14).
     cec_max_upstream_calls: int = Field(

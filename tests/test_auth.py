@@ -222,7 +222,7 @@ def test_iam_callers_are_told_apart_by_their_verified_token(
     assert send(client, {**a, "Idempotency-Key": "shared"}).status_code == 200
     other = send(client, b)  # B reuses A's key: its own scope, so it runs (and converges)
     assert other.status_code == 200 and "Idempotent-Replayed" not in other.headers
-    assert len(sim.calls("delete")) == 2
+    assert len(sim.calls("delete")) == 1  # B's lookup finds the route gone: nothing left to send
     callers = [line.get("caller") for line in _summary_lines(capsys)]
     assert callers == ["iam:scheduler@p.iam.gserviceaccount.com", "iam:107"]
 

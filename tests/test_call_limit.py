@@ -134,7 +134,7 @@ def test_the_limit_reached_between_batches_is_a_partial_answer_naming_what_was_n
 ) -> None:
     # 20 batches fit the pre-check (20 <= 21), but the secret read and the token take two
     # of the 21 calls: the last batch cannot be sent.
-    env(CEC_MAX_UPSTREAM_CALLS="21", CEC_BATCH_SIZE="1")
+    env(CEC_MAX_UPSTREAM_CALLS="21", CEC_BATCH_SIZE="1", CEC_LOOKUP_BEFORE_DELETE="false")
     dnids = [1, 2, 3, 4, *range(8, 24)]
     response = post({"dnids": dnids})
     assert response.status_code == 207, response.get_data(as_text=True)

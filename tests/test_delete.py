@@ -41,8 +41,9 @@ def test_list_form_with_duplicates_is_sent_once_in_order(post: Callable[..., Any
 
 @pytest.mark.parametrize("partial_code", ["0", "1"])
 def test_partial_is_207_whatever_the_return_code(
-    post: Callable[..., Any], sim: SimulatorControl, partial_code: str
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None], partial_code: str
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")  # the API's own partial answer, not a lookup, decides
     sim.configure(partial_return_code=partial_code)
     response = post({"dnids": "5,6"})  # 5 is deletable, 6 is editable "2" (not deletable)
     assert response.status_code == 207
@@ -54,7 +55,10 @@ def test_partial_is_207_whatever_the_return_code(
     assert body["batches"][0]["returnCode"] == partial_code
 
 
-def test_nothing_deleted_is_422_with_the_api_description(post: Callable[..., Any], sim: SimulatorControl) -> None:
+def test_nothing_deleted_is_422_with_the_api_description(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")  # sent without a lookup: the API refuses both
     response = post({"dnids": "6,7"})  # both protected
     assert response.status_code == 422
     body = response.get_json()
@@ -64,8 +68,22 @@ def test_nothing_deleted_is_422_with_the_api_description(post: Callable[..., Any
     assert body["batches"][0]["description"] == "data delete failed"
 
 
-def test_unknown_dnids_are_already_absent_which_is_success(post: Callable[..., Any], sim: SimulatorControl) -> None:
-    # Deleting means "make sure they do not exist": the API's failure is checked by a lookup.
+def test_unknown_dnids_are_not_sent_and_already_absent(post: Callable[..., Any], sim: SimulatorControl) -> None:
+    # The lookup before the delete reads the whole listing and does not find 9999.
+    response = post({"dnids": "9999"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "deleted" and body["batches"] == [] and body["dnids"] == []
+    assert body["results"] == [{"dnid": "9999", "outcome": "already_absent"}]
+    assert body["notFound"] == [{"dnid": "9999"}]
+    assert len(sim.calls("query")) == 2 and sim.calls("delete") == []  # 160 seeded routes, 100 per page
+
+
+def test_unknown_dnids_are_already_absent_which_is_success(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    # Without the lookup first, the API's failure is checked by a lookup after it.
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     response = post({"dnids": "9999"})
     assert response.status_code == 200
     body = response.get_json()

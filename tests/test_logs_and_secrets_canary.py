@@ -39,7 +39,7 @@ CANARIES = [
 def test_log_lines_are_cloud_logging_json_with_trace(
     post: Callable[..., Any], env: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env(GOOGLE_CLOUD_PROJECT="my-project")
+    env(GOOGLE_CLOUD_PROJECT="my-project", CEC_LOOKUP_BEFORE_DELETE="false")
     capsys.readouterr()
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     post({"dnids": "1"}, headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})

@@ -1,4 +1,4 @@
-"""Paging while other requests delete: no record may be skipped and taken for deleted.
+"""Paging on the documented contract: no record may be skipped and taken for deleted.
 
 The upstream here is a small in-memory stand-in for queryCalledRoute (the CEC API, not
 our code), so that deletions can be made to land exactly between two pages.
@@ -6,6 +6,7 @@ our code), so that deletions can be made to land exactly between two pages.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Any
@@ -13,65 +14,127 @@ from typing import Any
 import pytest
 
 from function.budget import Deadline
-from function.cec.lookup import OVERLAP, LookupBudget, find_by, scan
+from function.cec.lookup import MAX_PASSES, PAGE_SIZE, LookupBudget, find_by, scan
 from function.errors import UpstreamBadResponse
 
 
 class ShrinkingListing:
     """queryCalledRoute over ``count`` routes; after each page, ``delete_per_page`` of
-    the routes already returned disappear, which moves every later record up."""
+    the routes already returned disappear, which moves every later record up.
 
-    def __init__(self, count: int, delete_per_page: int) -> None:
+    ``offset_mode`` is how the server reads ``offset``: "record" slices there, "page"
+    rounds it down to a multiple of ``limit`` (the documented contract read literally),
+    "page_index" takes it as a page number. ``order`` "shuffled" lists the routes in a
+    new order on every call."""
+
+    def __init__(
+        self, count: int, delete_per_page: int, offset_mode: str = "page", order: str = "stable", total: bool = True
+    ) -> None:
         self.dnids = list(range(1, count + 1))
         self.delete_per_page = delete_per_page
+        self.offset_mode = offset_mode
+        self.order = order
+        self.with_total = total
         self.calls: list[dict[str, Any]] = []
+        self.rng = random.Random(7)
 
     def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
         self.calls.append(body)
-        start, limit = body["offset"], body["limit"]
-        page = self.dnids[start : start + limit]
-        answer = {
-            "returnCode": "0",
-            "data": {
-                "total": len(self.dnids),
-                "calledRouteList": [{"id": f"1{d:018d}", "dnid": d, "accessCode": "1", "extCode": ""} for d in page],
-            },
+        offset, limit = body["offset"], body["limit"]
+        start = {"record": offset, "page": offset - offset % limit, "page_index": offset * limit}[self.offset_mode]
+        listing = list(self.dnids)
+        if self.order == "shuffled":
+            self.rng.shuffle(listing)
+        page = listing[start : start + limit]
+        data: dict[str, Any] = {
+            "calledRouteList": [{"id": f"1{d:018d}", "dnid": d, "accessCode": "1", "extCode": ""} for d in page]
         }
+        if self.with_total:
+            data["total"] = len(self.dnids)
         for dnid in page[: self.delete_per_page]:
             self.dnids.remove(dnid)  # deleted by someone else before our next page
-        return answer
+        return {"returnCode": "0", "data": data}
 
 
-def test_deletions_between_pages_within_the_overlap_skip_nothing() -> None:
-    listing = ShrinkingListing(count=450, delete_per_page=OVERLAP)
-    survivors_at_end = set(range(1, 451))
+def test_only_documented_pages_are_asked_for() -> None:
+    listing = ShrinkingListing(count=450, delete_per_page=0)
+    result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
+    assert result.complete and len(result.records) == 450
+    assert [(c["offset"], c["limit"]) for c in listing.calls] == [(o, PAGE_SIZE) for o in (0, 100, 200, 300, 400)]
+
+
+@pytest.mark.parametrize("offset_mode", ["page", "record"])
+def test_page_and_record_offsets_read_the_same_listing(offset_mode: str) -> None:
+    listing = ShrinkingListing(count=250, delete_per_page=0, offset_mode=offset_mode)
+    found, incomplete = find_by(listing, lambda r: r.dnid, ["250"], budget=LookupBudget(10_000), deadline=Deadline(10))
+    assert incomplete is None and set(found) == {"250"}
+
+
+def test_deletions_between_pages_make_the_scan_incomplete_never_wrong() -> None:
+    listing = ShrinkingListing(count=450, delete_per_page=10)
+    result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
+    assert result.incomplete == "moved"
+    assert len(listing.calls) <= MAX_PASSES * 5
+
+
+def test_a_listing_that_settles_is_read_in_full_on_the_next_pass() -> None:
+    listing = ShrinkingListing(count=450, delete_per_page=10)
+    first_pass = 2  # the deletions stop after the first two pages
+    original = listing.query_called_route
+
+    def settling(body: dict[str, Any], deadline: Deadline) -> Any:
+        if len(listing.calls) >= first_pass:
+            listing.delete_per_page = 0
+        return original(body, deadline)
+
+    listing.query_called_route = settling  # type: ignore[method-assign]
     result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
     assert result.complete
-    seen = {int(r.dnid) for r in result.records}
-    # Every route that still existed when the scan ended was seen.
-    survivors_at_end &= set(listing.dnids)
-    assert survivors_at_end <= seen
+    assert {int(r.dnid) for r in result.records} == set(listing.dnids)
 
 
-def test_a_plain_offset_walk_would_have_skipped() -> None:
-    # The same listing read without overlap loses records: the reason for OVERLAP.
-    listing = ShrinkingListing(count=450, delete_per_page=OVERLAP)
-    seen: set[int] = set()
-    offset = 0
-    while True:
-        page = listing.query_called_route({"offset": offset, "limit": 100}, Deadline(10))["data"]["calledRouteList"]
-        seen |= {r["dnid"] for r in page}
-        offset += len(page)
-        if len(page) < 100:
-            break
-    assert set(listing.dnids) - seen
-
-
-def test_shifts_beyond_the_overlap_make_the_scan_incomplete_not_wrong() -> None:
-    listing = ShrinkingListing(count=450, delete_per_page=OVERLAP + 5)
-    found, complete = find_by(listing, lambda r: r.dnid, ["449"], budget=LookupBudget(10_000), deadline=Deadline(10))
-    assert not complete  # "449" may exist: it was not seen, and the scan says so
+def test_shifts_make_an_unseen_route_unproven_not_absent() -> None:
+    listing = ShrinkingListing(count=450, delete_per_page=15)
+    found, incomplete = find_by(listing, lambda r: r.dnid, ["449"], budget=LookupBudget(10_000), deadline=Deadline(10))
+    assert incomplete == "moved"  # "449" may exist: it was not seen, and the scan says so
     assert 449 in listing.dnids and "449" not in found
+
+
+@pytest.mark.parametrize(
+    ("listing", "why"),
+    [
+        (ShrinkingListing(count=250, delete_per_page=0, order="shuffled"), "moved"),
+        (ShrinkingListing(count=250, delete_per_page=0, offset_mode="page_index"), "moved"),
+        (ShrinkingListing(count=250, delete_per_page=0, total=False), "moved"),
+    ],
+    ids=["unstable-order", "offset-as-page-number", "no-total"],
+)
+def test_a_listing_that_cannot_be_proven_is_incomplete(listing: ShrinkingListing, why: str) -> None:
+    found, incomplete = find_by(
+        listing, lambda r: r.dnid, ["99999"], budget=LookupBudget(10_000), deadline=Deadline(10)
+    )
+    assert incomplete == why and not found
+
+
+def test_one_short_page_is_the_whole_listing_even_shuffled_or_without_total() -> None:
+    for listing in (ShrinkingListing(60, 0, order="shuffled"), ShrinkingListing(60, 0, total=False)):
+        result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
+        assert result.complete and len(result.records) == 60
+        assert len(listing.calls) == 1
+
+
+def test_a_record_without_a_dnid_makes_the_scan_unreadable() -> None:
+    class Odd(ShrinkingListing):
+        def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+            answer = super().query_called_route(body, deadline)
+            if body["offset"] == 100:
+                answer["data"]["calledRouteList"][5]["dnid"] = "3.0"
+            return answer
+
+    _, incomplete = find_by(
+        Odd(250, 0), lambda r: r.dnid, ["99999"], budget=LookupBudget(10_000), deadline=Deadline(10)
+    )
+    assert incomplete == "unreadable"
 
 
 # Parallel paging (CEC_LOOKUP_CONCURRENCY): the same guarantees with pages in flight at once.
@@ -99,24 +162,21 @@ class ConcurrentShrinkingListing(ShrinkingListing):
 
 
 @pytest.mark.parametrize("concurrency", [2, 4, 8])
-def test_parallel_pages_skip_nothing_when_deletions_stay_within_the_overlap(concurrency: int) -> None:
-    # A window of C pages sees up to C x delete_per_page deletions, so keep the
-    # per-window shrink within OVERLAP.
-    listing = ConcurrentShrinkingListing(count=900, delete_per_page=OVERLAP // concurrency, latency=0.02)
+def test_parallel_pages_of_a_still_listing_are_read_in_full(concurrency: int) -> None:
+    listing = ConcurrentShrinkingListing(count=900, delete_per_page=0, latency=0.02)
     result = scan(listing, {}, budget=LookupBudget(100_000), deadline=Deadline(10), concurrency=concurrency)
     assert result.complete
-    seen = {int(r.dnid) for r in result.records}
-    assert set(listing.dnids) <= seen
+    assert {int(r.dnid) for r in result.records} == set(listing.dnids)
     assert 1 < listing.most_in_flight <= concurrency  # parallel, and bounded
 
 
 @pytest.mark.parametrize("concurrency", [2, 4])
-def test_parallel_shifts_beyond_the_overlap_restart_then_say_incomplete(concurrency: int) -> None:
-    listing = ConcurrentShrinkingListing(count=900, delete_per_page=OVERLAP + 5)
-    found, complete = find_by(
+def test_parallel_shifts_restart_then_say_incomplete(concurrency: int) -> None:
+    listing = ConcurrentShrinkingListing(count=900, delete_per_page=5)
+    found, incomplete = find_by(
         listing, lambda r: r.dnid, ["899"], budget=LookupBudget(100_000), deadline=Deadline(10), concurrency=concurrency
     )
-    assert not complete
+    assert incomplete == "moved"
     assert 899 in listing.dnids and "899" not in found
 
 
@@ -134,25 +194,27 @@ def test_parallel_paging_reads_what_sequential_paging_reads() -> None:
 
 def test_parallel_paging_stops_early_within_one_window() -> None:
     listing = ConcurrentShrinkingListing(count=10_000, delete_per_page=0, latency=0)
-    found, complete = find_by(
+    found, incomplete = find_by(
         listing, lambda r: r.dnid, ["150"], budget=LookupBudget(100_000), deadline=Deadline(10), concurrency=4
     )
-    assert complete and set(found) == {"150"}
+    assert incomplete is None and set(found) == {"150"}
     assert len(listing.calls) == 1 + 4  # the first page, then one window
 
 
 def test_parallel_paging_keeps_the_record_budget() -> None:
     listing = ConcurrentShrinkingListing(count=10_000, delete_per_page=0, latency=0)
     budget = LookupBudget(1_000)
-    found, complete = find_by(listing, lambda r: r.dnid, ["9999"], budget=budget, deadline=Deadline(10), concurrency=4)
-    assert not complete and not found
+    found, incomplete = find_by(
+        listing, lambda r: r.dnid, ["9999"], budget=budget, deadline=Deadline(10), concurrency=4
+    )
+    assert incomplete == "budget" and not found
     assert budget.read <= 1_000
     assert sum(c["limit"] for c in listing.calls) <= 1_000
 
 
 class FailingListing(ConcurrentShrinkingListing):
     def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
-        if body["offset"] == 270:
+        if body["offset"] == 300:
             raise UpstreamBadResponse("page 4 is garbled")
         return super().query_called_route(body, deadline)
 

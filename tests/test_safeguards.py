@@ -184,6 +184,7 @@ def _audits(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 def test_plain_dnids_audit_says_what_is_known(
     env: Callable[..., None], post: Callable[..., TestResponse], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     capsys.readouterr()
     assert post({"dnids": "1,2"}).status_code == 200
     (audit,) = _audits(capsys)
@@ -196,7 +197,7 @@ def test_plain_dnids_audit_says_what_is_known(
     assert post({"dnids": "1,2"}).get_json()["results"][0]["outcome"] == "already_absent"
     assert _audits(capsys) == []  # nothing deleted, no audit entry
 
-    env(AUDIT_FULL_RECORDS="true")
+    env()  # the default: looked up first
     assert post({"dnids": "3"}).status_code == 200
     (full,) = _audits(capsys)
     assert full["recordsKnown"] == "full"

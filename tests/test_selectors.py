@@ -99,7 +99,10 @@ def test_dnids_dry_run(post: Callable[..., Any], sim: SimulatorControl) -> None:
     assert sim.calls("delete") == []
 
 
-def test_ambiguous_names_are_matched_back_by_lookup(post: Callable[..., Any], sim: SimulatorControl) -> None:
+def test_ambiguous_names_are_matched_back_by_lookup(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")  # the lookup after the answer tells them apart
     # dnid 2 (9911411 + "1") and dnid 4 (99114111 + "") are both named 99114111.
     sim.update_route(4, editable="2")
     response = post({"dnids": "2,4"})
@@ -110,7 +113,10 @@ def test_ambiguous_names_are_matched_back_by_lookup(post: Callable[..., Any], si
     assert body["results"][1]["accessCode"] == "99114111"
 
 
-def test_redelivery_after_success_is_200_already_absent(post: Callable[..., Any], sim: SimulatorControl) -> None:
+def test_redelivery_after_success_is_200_already_absent(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     first = post({"dnids": "1,2"})
     assert first.status_code == 200 and "results" not in first.get_json()  # hot path: no lookup
     assert sim.calls("query") == []
@@ -126,8 +132,9 @@ def test_redelivery_after_success_is_200_already_absent(post: Callable[..., Any]
 
 
 def test_half_done_redelivery_by_dnids_is_success_and_says_what_is_known(
-    post: Callable[..., Any], sim: SimulatorControl
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     assert post({"dnids": "1"}).status_code == 200
     response = post({"dnids": "1,3"})
     assert response.status_code == 200
@@ -153,7 +160,7 @@ def test_lookup_pages_past_100_records(post: Callable[..., Any], sim: SimulatorC
     assert plan["dnids"] == ["5249"]
     # Pages after the first are fetched CEC_LOOKUP_CONCURRENCY at a time, in any order.
     offsets = sorted(c["body"]["offset"] for c in sim.calls("query"))
-    assert offsets == [0, 90, 180, 270, 360]  # each page overlaps the previous by 10
+    assert offsets == [0, 100, 200, 300, 400]  # the documented pages only: offset = limit x (page - 1)
     assert all(c["body"]["limit"] == 100 for c in sim.calls("query"))
 
 
@@ -169,7 +176,7 @@ def test_lookup_is_bounded(post: Callable[..., Any], sim: SimulatorControl, env:
     problem = assert_problem(post({"ids": ["1999999999999999999"], "dryRun": True}), 422, "lookup_limit_exceeded")
     assert "CEC_MAX_LOOKUP_RECORDS" in problem["detail"]
     limits = [c["body"]["limit"] for c in sim.calls("query")]
-    assert limits == [100, 50]  # never more than 150 records read
+    assert limits == [100]  # a second page of 100 would pass the 150 records allowed: not asked for
 
 
 def test_selection_over_max_dnids_is_rejected_before_deleting(
@@ -182,8 +189,9 @@ def test_selection_over_max_dnids_is_rejected_before_deleting(
 
 
 def test_failed_lookup_after_a_failed_delete_leaves_outcomes_unknown(
-    post: Callable[..., Any], sim: SimulatorControl
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     sim.inject(
         {"stage": "delete", "returnCode": "9", "description": "system busy"},
         {"stage": "query", "status": 500, "times": 10},

@@ -51,8 +51,9 @@ def test_token_is_renewed_before_it_expires(post: Callable[..., Any], sim: Simul
 
 @pytest.mark.parametrize("expired_status", [401, 403])
 def test_expired_token_is_renewed_once_and_the_call_retried(
-    post: Callable[..., Any], sim: SimulatorControl, expired_status: int
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None], expired_status: int
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     sim.configure(expired_token_status=expired_status)
     assert post({"dnids": "1"}).status_code == 200
     sim.advance_clock(3600)  # every issued token is now expired on the server

@@ -206,7 +206,7 @@ def test_one_transient_failure_is_absorbed(post: Callable[..., Any], sim: Simula
 def test_budget_bounds_a_slow_upstream(
     post: Callable[..., Any], env: Callable[..., None], sim: SimulatorControl
 ) -> None:
-    env(CEC_BATCH_SIZE="1", CEC_TIMEOUT_SECONDS="1", REQUEST_BUDGET_SECONDS="2")
+    env(CEC_BATCH_SIZE="1", CEC_TIMEOUT_SECONDS="1", REQUEST_BUDGET_SECONDS="2", CEC_LOOKUP_BEFORE_DELETE="false")
     sim.configure(latency=0.7)
     started = time.monotonic()
     response = post({"dnids": "1,2,3,4,5"})
@@ -219,7 +219,10 @@ def test_budget_bounds_a_slow_upstream(
     assert elapsed < 3
 
 
-def test_cookies_an_upstream_sets_are_never_kept_or_sent_back(post: Callable[..., Any], sim: SimulatorControl) -> None:
+def test_cookies_an_upstream_sets_are_never_kept_or_sent_back(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     # Gateways and WAFs in front of an API set cookies; a pooled session would keep each
     # one (a jar growing with what the upstream sends) and send it to every later call.
     sim.inject(

@@ -73,12 +73,24 @@ def test_a_long_retry_after_is_passed_on_bounded(
 def test_an_absurd_total_does_not_crash_a_lookup(
     env: Callable[..., None], post: Callable[..., Any], sim: SimulatorControl, total: Any
 ) -> None:
-    record = {"id": "r1", "dnid": "9" * 5000, "accessCode": "9911411", "extCode": "", "editable": "1"}
+    record = {"id": "r1", "dnid": "12", "accessCode": "9911411", "extCode": "", "editable": "1"}
     page = {"returnCode": "0", "description": "ok", "data": {"total": total, "calledRouteList": [record]}}
     sim.inject({"stage": "query", "json": page, "times": ALWAYS})
     response = post({"routes": [{"accessCode": "9911411"}], "dryRun": True})
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.headers["Content-Type"] == "application/json"
+    assert response.get_json()["dnids"] == ["12"]  # one short page is the whole listing, total or not
+
+
+def test_a_record_without_a_usable_dnid_makes_the_lookup_unprovable(
+    post: Callable[..., Any], sim: SimulatorControl
+) -> None:
+    # It could be any route: the selection cannot be told, and nothing is sent.
+    record = {"id": "r1", "dnid": "9" * 5000, "accessCode": "9911411", "extCode": "", "editable": "1"}
+    page = {"returnCode": "0", "description": "ok", "data": {"total": 1, "calledRouteList": [record]}}
+    sim.inject({"stage": "query", "json": page, "times": ALWAYS})
+    problem = assert_problem(post({"routes": [{"accessCode": "9911411"}]}), 502, "upstream_bad_response")
+    assert "without a usable dnid" in problem["detail"]
+    assert sim.calls("delete") == []
 
 
 @pytest.mark.parametrize(

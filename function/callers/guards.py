@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from function import redact
 from function.budget import Deadline
@@ -28,6 +28,7 @@ from function.secret_source import SecretSource, secret_source
 from function.settings import Settings
 
 T = TypeVar("T")
+LookupFirst = Literal["required", "records"] | None
 
 
 class Guards:
@@ -38,7 +39,7 @@ class Guards:
         if settings.protected_access_codes:
             self.protected = CodePatterns.parse(settings.protected_access_codes.split(","))
         self.max_plan_routes = settings.plan_max_routes
-        self.full_audit_records = settings.audit_full_records
+        self.lookup_before_delete = settings.cec_lookup_before_delete
         self._static_signer: PlanSigner | None = None
         if settings.plan_signing_keys is not None:
             self._static_signer = _signer_from(settings.plan_signing_keys.get_secret_value(), "PLAN_SIGNING_KEYS")
@@ -81,9 +82,13 @@ class Guards:
             book = self._from_secret(self._policies, deadline, PolicyBook.parse)
         return book.for_principal(principal) if book is not None else None
 
-    def lookup_first(self, policy: Policy | None) -> bool:
-        """Whether a plain dnids delete must learn its routes' codes before sending."""
-        return bool(self.protected) or self.full_audit_records or (policy is not None and policy.codes is not None)
+    def lookup_first(self, policy: Policy | None) -> LookupFirst:
+        """Whether a plain dnids delete looks its routes up before sending: "required" when
+        a safeguard needs their codes (the lookup must then finish), "records" when only
+        their audit records need it (the deletion goes ahead without the ones not seen)."""
+        if self.protected or (policy is not None and policy.codes is not None):
+            return "required"
+        return "records" if self.lookup_before_delete else None
 
     def _from_secret(self, source: SecretSource, deadline: Deadline, parse: Callable[[str, str], T]) -> T:
         payload = source.read(deadline)

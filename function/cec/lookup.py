@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from function import redact
 from function.budget import Deadline
@@ -18,10 +18,10 @@ from function.cec.bounded import bounded_int
 from function.cec.paging import fetch_pages
 from function.errors import UpstreamBadResponse
 
-PAGE_SIZE = 100  # the API's maximum
-# Each page re-reads this many records of the previous one (see scan).
-OVERLAP = 10
-MAX_RESTARTS = 2
+PAGE_SIZE = 100  # the API's maximum, and the only limit sent
+# A listing that changes while it is read is read again from the start, this many times
+# in all, before the scan says it is incomplete.
+MAX_PASSES = 3
 UNDELETABLE = frozenset({"2", "3"})
 DEVICE_TYPES = {1: "skill_queue", 3: "ivr"}
 # dnids, ids and totals above this are not believed (2**63 - 1: a signed 64-bit id).
@@ -100,10 +100,18 @@ class LookupBudget:
         self.read = 0
 
 
+Incomplete = Literal["budget", "moved", "unreadable"]
+
+
 @dataclass
 class ScanResult:
     records: list[RouteRecord]
-    complete: bool  # False when the budget stopped the scan before the end
+    # Why the scan cannot prove it read every record of the listing; None when it can.
+    incomplete: Incomplete | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.incomplete is None
 
 
 def scan(
@@ -117,54 +125,30 @@ def scan(
 ) -> ScanResult:
     """Page through queryCalledRoute with ``filters`` until the end, ``done``, or the budget.
 
-    Paging is by offset, and other requests delete routes while we read: every record
-    after a deleted one moves up, so a plain offset walk skips records and a skipped
-    record looks deleted. Each page therefore starts OVERLAP records early (duplicates
-    are dropped by dnid), which covers as many deletions between two pages; when the
-    reported total shrank by more than that, the scan starts over, and after
-    MAX_RESTARTS it says it is incomplete rather than guess.
+    Only the documented pages are asked for: ``limit`` 100 and ``offset`` a multiple of
+    it (``offset = limit x (page - 1)``), which a server that counts offsets in records
+    and one that rounds them down to pages answer alike. Nothing orders the listing or
+    keeps it still between two calls, so a pass counts as complete only when it proves
+    it: every page reported the same ``total``, each page held exactly the records its
+    place in that total leaves for it, no record came twice, and the records add up to
+    ``total``. A listing that moved (a concurrent delete, an unstable order) is read
+    again from the start; after MAX_PASSES the scan says it is incomplete, with what it
+    did see (every record seen exists, or did while the scan ran). A record without a
+    usable dnid is counted but makes the scan incomplete: it could be any route.
 
     With ``concurrency`` above 1, the pages after the first (which tells ``total``) are
-    fetched that many at a time (see paging.py for why the guarantee still holds).
+    fetched that many at a time; the checks above do not depend on their order.
     """
-    for _ in range(MAX_RESTARTS + 1):
-        result = _scan_once(api, filters, budget=budget, deadline=deadline, done=done, concurrency=concurrency)
-        if result is not None:
-            return result
-    return ScanResult([], complete=False)
+    result = ScanResult([], "moved")
+    for _ in range(MAX_PASSES):
+        result = _Pass(api, filters, budget, deadline).run(done, concurrency)
+        if result.incomplete != "moved":
+            break
+    return result
 
 
-def _scan_once(
-    api: QueryApi,
-    filters: dict[str, Any],
-    *,
-    budget: LookupBudget,
-    deadline: Deadline,
-    done: Callable[[list[RouteRecord]], bool] | None,
-    concurrency: int,
-) -> ScanResult | None:
-    """One pass; None when the listing shifted more than the overlap covers."""
-    pages = PageReader(api, filters, budget, deadline)
-    while True:
-        window = pages.plan(1 if pages.total is None else concurrency)
-        if not window:
-            # Not even one new record fits in what the budget leaves.
-            return ScanResult(pages.found(), complete=False)
-        answers = fetch_pages(pages.fetch, window)
-        if not pages.take(window, answers):
-            return None
-        found = pages.found()
-        if pages.at_end:
-            return ScanResult(found, complete=True)
-        if done is not None and done(found):
-            return ScanResult(found, complete=True)
-
-
-class PageReader:
-    """The state of one pass: what was read, the totals seen, and where to read next.
-
-    Only the request's own thread touches it; worker threads just fetch pages.
-    """
+class _Pass:
+    """One read of the listing from its first page."""
 
     def __init__(self, api: QueryApi, filters: dict[str, Any], budget: LookupBudget, deadline: Deadline) -> None:
         self._api = api
@@ -172,64 +156,66 @@ class PageReader:
         self._budget = budget
         self._deadline = deadline
         self._records: dict[str, RouteRecord] = {}
-        self._last_total: int | None = None  # of the rightmost page read so far
-        self.total: int | None = None
-        self.covered = 0  # records 0..covered were read (modulo shifts the overlap covers)
-        self.at_end = False
+        self._unreadable = 0
+        self._total: int | None = None
 
-    def plan(self, count: int) -> list[tuple[int, int]]:
-        """Up to ``count`` (offset, limit) pages, each starting OVERLAP records before the
-        previous one ends, within the record budget and the last known total."""
-        window: list[tuple[int, int]] = []
+    def run(self, done: Callable[[list[RouteRecord]], bool] | None, concurrency: int) -> ScanResult:
+        if self._budget.max_records - self._budget.read < 1:
+            return ScanResult([], "budget")
+        first, total = self._fetch(0)
+        if total is None and len(first) < PAGE_SIZE:
+            total = len(first)  # one short page is the whole listing, read in one answer
+        self._total = total
+        if total is None or not self._take(0, first, total):
+            return self._result("moved")
+        offsets = list(range(PAGE_SIZE, total, PAGE_SIZE))
+        while True:
+            found = list(self._records.values())
+            if done is not None and done(found):
+                return ScanResult(found)
+            if not offsets:
+                if len(self._records) + self._unreadable != total:
+                    return self._result("moved")
+                return self._result("unreadable" if self._unreadable else None)
+            window = self._window(offsets, total, concurrency)
+            if not window:
+                return self._result("budget")  # the next page does not fit in what the budget leaves
+            del offsets[: len(window)]
+            for offset, (page, page_total) in zip(window, fetch_pages(self._fetch, window), strict=True):
+                if page_total != total or not self._take(offset, page, total):
+                    return self._result("moved")
+
+    def _fetch(self, offset: int) -> tuple[list[Any], int | None]:
+        body = self._api.query_called_route({**self._filters, "limit": PAGE_SIZE, "offset": offset}, self._deadline)
+        return _page(body)
+
+    def _window(self, offsets: list[int], total: int, concurrency: int) -> list[int]:
+        window: list[int] = []
         available = self._budget.max_records - self._budget.read
-        covered = self.covered
-        for _ in range(count):
-            start = max(0, covered - OVERLAP)
-            limit = min(PAGE_SIZE, available)
-            if limit <= covered - start:
+        for offset in offsets[: max(1, concurrency)]:
+            size = min(PAGE_SIZE, total - offset)
+            if size > available:
                 break
-            if window and self.total is not None and covered >= self.total:
-                break
-            window.append((start, limit))
-            available -= limit
-            covered = start + limit
+            window.append(offset)
+            available -= size
         return window
 
-    def fetch(self, start: int, limit: int) -> tuple[list[Any], int | None]:
-        return _page(self._api.query_called_route({**self._filters, "limit": limit, "offset": start}, self._deadline))
-
-    def take(self, window: list[tuple[int, int]], answers: list[tuple[list[Any], int | None]]) -> bool:
-        """Add a window's pages; False when the listing shifted more than the overlap covers.
-
-        A record is skipped only if it moved left past a page boundary between the reads
-        of the two pages beside that boundary, and it moves at most as far as the listing
-        shrank meanwhile. So each pair of neighbouring pages is checked: across windows
-        (the left one was read first) by how much the total shrank; within a window (read
-        in no known order) by how much it changed. With one page per window this is the
-        sequential check of before.
-        """
-        self._budget.read += sum(len(page) for page, _ in answers)
-        totals = [self._last_total] + [total for _, total in answers]
-        for i in range(len(totals) - 1):
-            left, right = totals[i], totals[i + 1]
-            if left is None or right is None:
-                continue
-            if (left - right if i == 0 else abs(left - right)) > OVERLAP:
-                return False
-        for (start, limit), (page, total) in zip(window, answers, strict=True):
-            for record in map(parse_record, page):
-                if record is not None:
-                    self._records.setdefault(record.dnid, record)
-            end = start + len(page)
-            if not page or len(page) < limit or (total is not None and end >= total):
-                self.at_end = True
-            self.covered = end
-            if total is not None:
-                self._last_total = self.total = total
+    def _take(self, offset: int, page: list[Any], total: int) -> bool:
+        """Add one page; False when it contradicts the listing read so far."""
+        self._budget.read += len(page)
+        if len(page) != max(0, min(PAGE_SIZE, total - offset)):
+            return False
+        for record in map(parse_record, page):
+            if record is None:
+                self._unreadable += 1
+            elif record.dnid in self._records:
+                return False  # a repeat: the listing moved between two pages
+            else:
+                self._records[record.dnid] = record
         return True
 
-    def found(self) -> list[RouteRecord]:
-        return list(self._records.values())
+    def _result(self, incomplete: Incomplete | None) -> ScanResult:
+        return ScanResult(list(self._records.values()), incomplete)
 
 
 def _page(body: object) -> tuple[list[Any], int | None]:
@@ -257,8 +243,9 @@ def find_by(
     budget: LookupBudget,
     deadline: Deadline,
     concurrency: int = 1,
-) -> tuple[dict[str, RouteRecord], bool]:
-    """Records whose ``key`` is in ``wanted`` (by dnid or id), stopping once all are seen."""
+) -> tuple[dict[str, RouteRecord], Incomplete | None]:
+    """Records whose ``key`` is in ``wanted`` (by dnid or id), stopping once all are seen;
+    and why a key not found may still exist (None: the listing was read in full)."""
     wanted_set = set(wanted)
 
     def all_found(records: list[RouteRecord]) -> bool:
@@ -266,7 +253,7 @@ def find_by(
 
     result = scan(api, {}, budget=budget, deadline=deadline, done=all_found, concurrency=concurrency)
     found = {key(r): r for r in result.records if key(r) in wanted_set}
-    return found, result.complete or len(found) == len(wanted_set)
+    return found, None if len(found) == len(wanted_set) else result.incomplete
 
 
 def find_routes(
@@ -277,10 +264,11 @@ def find_routes(
     budget: LookupBudget,
     deadline: Deadline,
     concurrency: int = 1,
-) -> tuple[list[RouteRecord], bool]:
-    """Routes of ``access_code`` (all extensions when ``ext_code`` is None), filtered exactly."""
+) -> tuple[list[RouteRecord], Incomplete | None]:
+    """Routes of ``access_code`` (all extensions when ``ext_code`` is None), filtered exactly;
+    and why others may exist (None: the listing was read in full)."""
     result = scan(api, {"accessCode": access_code}, budget=budget, deadline=deadline, concurrency=concurrency)
     matches = [
         r for r in result.records if r.access_code == access_code and (ext_code is None or r.ext_code == ext_code)
     ]
-    return matches, result.complete
+    return matches, result.incomplete

@@ -4,11 +4,15 @@ The envelope is ``{returnCode, description, data: {id, name, content}}``. ``cont
 equals ``name`` when every route was deleted or every one failed (only ``returnCode``
 tells which), and reads ``Success:<names>,Failed:<names>`` on a partial result. The
 ``returnCode`` of a partial result is not documented, so such a ``content`` means
-partial whatever the code says.
+partial whatever the code says; it is read in any case and with spaces around its
+parts. Only an answer in the documented all-deleted form (``exact``) can settle a
+batch without a lookup, and then only when its names match the routes sent
+(function/deletion/outcomes.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +20,9 @@ from function import redact
 from function.errors import UpstreamBadResponse
 from function.models import BatchStatus
 
-_SUCCESS = "Success:"
-_FAILED = ",Failed:"
+# "Success:<names>,Failed:<names>", "success: a, failed: b", or "Failed:<names>" alone.
+_PARTIAL = re.compile(r"^\s*success\s*:(?P<ok>.*?)(?:[,;]?\s*failed\s*:(?P<bad>.*))?$", re.IGNORECASE | re.DOTALL)
+_FAILED_ONLY = re.compile(r"^\s*failed\s*:(?P<bad>.*)$", re.IGNORECASE | re.DOTALL)
 # A description is a sentence; a longer one is cut (it is echoed in every batch).
 MAX_DESCRIPTION_CHARS = 500
 
@@ -30,6 +35,8 @@ class BatchAnswer:
     deleted: list[str]
     failed: list[str]
     ids: list[str]
+    # The documented all-deleted form: returnCode "0", names given, content equal to them.
+    exact: bool = False
 
 
 def _split(text: str) -> list[str]:
@@ -70,15 +77,15 @@ def parse_delete_answer(body: object) -> BatchAnswer:
     content = _text(data, "content").strip()
     ids = _split(_text(data, "id"))
 
-    if content.startswith(_SUCCESS):
-        success_part, separator, failed_part = content[len(_SUCCESS) :].partition(_FAILED)
-        if not separator and success_part.startswith("Failed:"):
-            success_part, failed_part = "", success_part[len("Failed:") :]
-        deleted, failed = _split(success_part), _split(failed_part)
+    partial = _PARTIAL.match(content) or _FAILED_ONLY.match(content)
+    if partial is not None:
+        groups = partial.groupdict()
+        deleted, failed = _split(groups.get("ok") or ""), _split(groups.get("bad") or "")
     elif code == "0":
         deleted, failed = names or _split(content), []
     else:
         deleted, failed = [], names or _split(content)
+    exact = partial is None and code == "0" and bool(names) and _split(content) == names
 
     if deleted and failed:
         status: BatchStatus = "partial"
@@ -86,4 +93,4 @@ def parse_delete_answer(body: object) -> BatchAnswer:
         status = "deleted"
     else:
         status = "failed"
-    return BatchAnswer(status, code, description, deleted, failed, ids)
+    return BatchAnswer(status, code, description, deleted, failed, ids, exact)

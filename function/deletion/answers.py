@@ -34,14 +34,22 @@ class Answer:
 
 
 def route_results(plan: Plan, outcomes: dict[str, RouteOutcome]) -> list[RouteResult]:
+    not_found = {entry.id or entry.dnid for entry in plan.not_found if entry.access_code is None}
     results: list[RouteResult] = []
     for kind, key in plan.requested:
         record = plan.by_id.get(key) if kind == "id" else plan.records.get(key)
-        if record is None and kind == "id":
-            results.append(RouteResult(dnid=None, id=key, access_code=None, ext_code=None, outcome="already_absent"))
+        if record is None and key in not_found:
+            # A listing read in full showed no such route: the goal holds, nothing was sent.
+            by_id = kind == "id"
+            results.append(
+                RouteResult(
+                    dnid=None if by_id else key, id=key if by_id else None, access_code=None, ext_code=None,
+                    outcome="already_absent",
+                )
+            )  # fmt: skip
             continue
         dnid = record.dnid if record is not None else key
-        outcome = outcomes.get(dnid) or RouteOutcome("already_absent")
+        outcome = outcomes.get(dnid) or RouteOutcome("unknown", "no outcome could be established")
         results.append(
             RouteResult(
                 dnid=dnid,
@@ -82,7 +90,7 @@ def batch_result(run: BatchRun) -> BatchResult:
         return BatchResult(
             dnids=run.dnids, return_code=None, description=f"{run.error.code}: {run.error.detail}", status="error"
         )
-    description = f"{run.refused.code}: {run.refused.detail}" if run.refused else None
+    description = f"{run.unsent.code}: {run.unsent.detail}" if run.unsent else None
     return BatchResult(dnids=run.dnids, return_code=None, description=description, status="not_sent")
 
 

@@ -27,9 +27,19 @@ class RouteOutcome:
     description: str | None = None
 
 
-def is_clean(batch: list[str], answer: BatchAnswer | None) -> bool:
-    """An answer that needs no lookup: every dnid reported deleted, one name each."""
-    return answer is not None and answer.status == "deleted" and len(answer.deleted) >= len(batch)
+def is_clean(batch: list[str], answer: BatchAnswer | None, known: dict[str, RouteRecord]) -> bool:
+    """An answer that settles its batch without a lookup: the documented all-deleted form,
+    naming exactly the routes sent (and their ids, when it gives ids) where their records
+    are known, else one name (and at most one id) per dnid."""
+    if answer is None or not answer.exact or answer.failed:
+        return False
+    records = [known.get(dnid) for dnid in batch]
+    if all(record is not None for record in records):
+        sent = [record for record in records if record is not None]
+        if Counter(answer.deleted) != Counter(r.name for r in sent):
+            return False
+        return not answer.ids or Counter(answer.ids) == Counter(r.id for r in sent)
+    return len(answer.deleted) == len(batch) and len(answer.ids) in (0, len(batch))
 
 
 def assign(
@@ -38,32 +48,36 @@ def assign(
     *,
     error: str | None,
     known: dict[str, RouteRecord],
-    after: dict[str, RouteRecord] | None,
+    present: dict[str, RouteRecord],
+    proven: bool,
 ) -> dict[str, RouteOutcome]:
     """Outcomes for one batch.
 
-    ``known``: records looked up before deleting (selectors), possibly empty.
-    ``after``: the batch's records that still exist after the call, or None when that
-    could not be checked (the lookup failed or hit its bound).
+    ``known``: records looked up before deleting, possibly empty. ``present``: the
+    batch's records seen after the call (they exist). ``proven``: whether that lookup
+    read the whole listing, so that a route not in ``present`` is proven gone.
     """
     if answer is None and error is None:
         return dict.fromkeys(batch, RouteOutcome("not_sent", "an earlier batch failed; this one was not sent"))
-    if is_clean(batch, answer):
+    if is_clean(batch, answer, known):
         return dict.fromkeys(batch, RouteOutcome("deleted"))
     # The answer's description is masked already; an error's detail may quote upstream text.
     description = answer.description if answer is not None else (redact.mask(error) if error else error)
-    if after is None:
-        return _by_name(batch, answer, description, known)
-
     outcomes: dict[str, RouteOutcome] = {}
+    gone: list[str] = []
+    for dnid in batch:
+        record = present.get(dnid)
+        if record is not None:
+            outcomes[dnid] = RouteOutcome("failed" if record.deletable else "protected", description)
+        else:
+            gone.append(dnid)
+    if not proven:
+        outcomes.update(_by_name(gone, answer, description, known))
+        return outcomes
+
     deleted_names = Counter(answer.deleted if answer is not None else [])
     unattributed: list[str] = []
-    for dnid in batch:
-        record = after.get(dnid)
-        if record is not None:
-            kind: Outcome = "failed" if record.deletable else "protected"
-            outcomes[dnid] = RouteOutcome(kind, description)
-            continue
+    for dnid in gone:
         before = known.get(dnid)
         if before is not None and deleted_names[before.name] > 0:
             deleted_names[before.name] -= 1
@@ -102,7 +116,8 @@ def assign(
 def _by_name(
     batch: list[str], answer: BatchAnswer | None, description: str | None, known: dict[str, RouteRecord]
 ) -> dict[str, RouteOutcome]:
-    """Best effort when the after-lookup was not possible: match names, else unknown."""
+    """When the lookup after the call could not read the whole listing: a route the API
+    named, unambiguously within the batch, is taken at its word; any other is unknown."""
     deleted = Counter(answer.deleted if answer is not None else [])
     failed = Counter(answer.failed if answer is not None else [])
     outcomes: dict[str, RouteOutcome] = {}
@@ -111,13 +126,12 @@ def _by_name(
     for dnid in batch:
         record = known.get(dnid)
         name = record.name if record is not None else None
-        ambiguous = name is not None and names_in_batch[name] > 1
-        if name is not None and not ambiguous and deleted[name] > 0:
+        if name is not None and names_in_batch[name] == 1 and deleted[name] > 0:
             deleted[name] -= 1
             outcomes[dnid] = RouteOutcome("deleted")
-        elif name is not None and not ambiguous and failed[name] > 0:
-            failed[name] -= 1
-            outcomes[dnid] = RouteOutcome("failed" if record and record.deletable else "protected", description)
+        elif record is not None and names_in_batch[record.name] == 1 and failed[record.name] > 0:
+            failed[record.name] -= 1
+            outcomes[dnid] = RouteOutcome("failed" if record.deletable else "protected", description)
         else:
             outcomes[dnid] = RouteOutcome("unknown", unverified)
     return outcomes

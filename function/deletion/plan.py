@@ -9,16 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from function.budget import Deadline
+from function.callers.guards import LookupFirst
 from function.cec.client import CecClient
-from function.cec.lookup import LookupBudget, RouteRecord, find_by, find_routes
+from function.cec.lookup import MAX_PASSES, Incomplete, LookupBudget, RouteRecord, find_by, find_routes
 from function.cec.results import BatchAnswer
 from function.deletion.outcomes import RouteOutcome
-from function.errors import FunctionError, UpstreamCallLimitExceeded
+from function.errors import FunctionError, UpstreamBadResponse
 from function.models import DeleteRequest, UnmatchedSelector
 
 
 class LookupLimitExceeded(FunctionError):
     status, code, title = 422, "lookup_limit_exceeded", "The selection needs more lookups than allowed"
+
+
+class ListingUnstable(FunctionError):
+    status, code, title, retryable = 503, "listing_unstable", "The route listing changed while it was read", True
 
 
 @dataclass
@@ -30,14 +35,17 @@ class Plan:
     by_id: dict[str, RouteRecord] = field(default_factory=dict)
     not_found: list[UnmatchedSelector] = field(default_factory=list)
     looked_up: bool = False
-    held: dict[str, RouteOutcome] = field(default_factory=dict)  # never sent: protected, changed (issue 13)
+    held: dict[str, RouteOutcome] = field(default_factory=dict)  # never sent: protected, changed
     plan_id: str | None = None
+    # dnids sent without a record: the lookup before the delete did not see them.
+    unrecorded: list[str] = field(default_factory=list)
 
     @property
     def sendable(self) -> list[str]:
         if not self.looked_up:
             return [key for _, key in self.requested]
-        return [dnid for dnid, record in self.records.items() if record.deletable and dnid not in self.held]
+        records = [dnid for dnid, record in self.records.items() if record.deletable and dnid not in self.held]
+        return records + [dnid for dnid in self.unrecorded if dnid not in self.held]
 
 
 @dataclass
@@ -45,8 +53,9 @@ class BatchRun:
     dnids: list[str]
     answer: BatchAnswer | None = None
     error: FunctionError | None = None
-    # Never sent: CEC_MAX_UPSTREAM_CALLS was reached before its first attempt.
-    refused: UpstreamCallLimitExceeded | None = None
+    # Never sent: the call failed before its first attempt went out (no token, no
+    # upstream calls left), so its routes are untouched.
+    unsent: FunctionError | None = None
 
 
 def codes(plan: Plan, dnid: str) -> tuple[str, str, str]:
@@ -60,19 +69,20 @@ def resolve(
     *,
     budget: LookupBudget,
     deadline: Deadline,
-    lookup_first: bool = False,
+    lookup_first: LookupFirst = None,
     concurrency: int = 1,
 ) -> Plan:
-    """Turn the selector into a plan; only a dnids delete skips the lookup (unless a
-    policy on access codes or protected hotlines need the routes' codes first)."""
-    if request.dnids is not None and not request.dry_run and not lookup_first:
+    """Turn the selector into a plan. A dnids delete skips the lookup only when
+    ``lookup_first`` is None; with "records" it goes ahead when the lookup cannot finish,
+    sending the dnids it did not see without a record (``unrecorded``)."""
+    if request.dnids is not None and not request.dry_run and lookup_first is None:
         return Plan(requested=[("dnid", d) for d in request.dnids])
     plan = Plan(requested=[], looked_up=True)
     if request.dnids is not None or request.ids is not None:
         by_id = request.ids is not None
         wanted = request.ids if by_id else request.dnids
         assert wanted is not None
-        found, complete = find_by(
+        found, incomplete = find_by(
             client,
             (lambda r: r.id) if by_id else (lambda r: r.dnid),
             wanted,
@@ -80,11 +90,15 @@ def resolve(
             deadline=deadline,
             concurrency=concurrency,
         )
-        require_complete(complete, budget)
+        unseen_sent = incomplete is not None and lookup_first == "records" and not by_id and not request.dry_run
+        if not unseen_sent:
+            require_complete(incomplete, budget)
         for key in wanted:
             record = found.get(key)
             plan.requested.append(("id" if by_id else "dnid", key))
-            if record is None:
+            if record is None and unseen_sent:
+                plan.unrecorded.append(key)
+            elif record is None:
                 plan.not_found.append(UnmatchedSelector(id=key) if by_id else UnmatchedSelector(dnid=key))
             else:
                 plan.records.setdefault(record.dnid, record)
@@ -97,10 +111,10 @@ def resolve(
     selectors = list(dict.fromkeys((s.access_code, s.ext_code) for s in request.routes))
     scanned: dict[str, list[RouteRecord]] = {}
     for access_code in dict.fromkeys(code for code, _ in selectors):
-        records, complete = find_routes(
+        records, incomplete = find_routes(
             client, access_code, None, budget=budget, deadline=deadline, concurrency=concurrency
         )
-        require_complete(complete, budget)
+        require_complete(incomplete, budget)
         scanned[access_code] = records
     for access_code, ext_code in selectors:
         matches = [r for r in scanned[access_code] if ext_code is None or r.ext_code == ext_code]
@@ -113,9 +127,22 @@ def resolve(
     return plan
 
 
-def require_complete(complete: bool, budget: LookupBudget) -> None:
-    if not complete:
+def require_complete(incomplete: Incomplete | None, budget: LookupBudget) -> None:
+    """Refuse a selection that rests on a listing not read in full."""
+    if incomplete == "budget":
         raise LookupLimitExceeded(
             f"Resolving the selection would read more than {budget.max_records} records"
             " (CEC_MAX_LOOKUP_RECORDS); select by routes with an accessCode, or raise the limit."
+        )
+    if incomplete == "moved":
+        raise ListingUnstable(
+            f"queryCalledRoute's listing changed while it was read ({MAX_PASSES} attempts: routes"
+            " created or deleted meanwhile, or an order that is not stable between calls), so which"
+            " routes exist cannot be told. Nothing was deleted; retry, or select by routes with an"
+            " accessCode (a shorter listing)."
+        )
+    if incomplete == "unreadable":
+        raise UpstreamBadResponse(
+            "queryCalledRoute listed records without a usable dnid, so which routes exist cannot"
+            " be told. Nothing was deleted; run scripts/probe_tenant.py to see the records' shape."
         )

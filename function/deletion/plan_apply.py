@@ -16,7 +16,7 @@ from function.callers.auth import Caller
 from function.callers.guards import Guards
 from function.callers.plans import Plan, PlannedSnapshot
 from function.callers.policies import Policy, check_routes
-from function.cec.lookup import LookupBudget, QueryApi, RouteRecord, find_by
+from function.cec.lookup import Incomplete, LookupBudget, QueryApi, RouteRecord, find_by
 from function.deletion.outcomes import RouteOutcome
 from function.errors import NotConfigured
 from function.models import DEFAULT_TTL_SECONDS, DryRunResult
@@ -27,7 +27,7 @@ class Rechecked:
     order: list[str] = field(default_factory=list)  # planned dnids, in plan order
     records: dict[str, RouteRecord] = field(default_factory=dict)  # current record, else the snapshot
     held: dict[str, RouteOutcome] = field(default_factory=dict)  # not to be sent, and why
-    complete: bool = True
+    incomplete: Incomplete | None = None
     plan_id: str | None = None
 
 
@@ -47,7 +47,7 @@ def snapshot_record(snapshot: PlannedSnapshot) -> RouteRecord:
 
 def recheck(api: QueryApi, plan: Plan, *, budget: LookupBudget, deadline: Deadline) -> Rechecked:
     result = Rechecked()
-    found, result.complete = find_by(
+    found, result.incomplete = find_by(
         api, lambda r: r.dnid, [r.dnid for r in plan.routes], budget=budget, deadline=deadline
     )
     for snapshot in plan.routes:

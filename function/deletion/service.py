@@ -1,9 +1,11 @@
 """What a request does: resolve its selector (plan.py), delete in batches, settle each
 route's outcome, and build the answer (answers.py).
 
-The plain ``dnids`` delete is the hot path and costs no lookup. Lookups happen only
-for the other selectors, for dry runs, and after an answer that is not a clean
-"everything deleted" (to turn names and refusals into per-route outcomes).
+Every selector is looked up before the delete, plain ``dnids`` included unless
+CEC_LOOKUP_BEFORE_DELETE=false, so that the audit holds each route's full record.
+After the delete, any answer that is not a clean "exactly these routes deleted", and
+any call that failed after it went out, is settled by a lookup: a route is reported
+gone only when a listing read in full shows it is.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from function.deletion.outcomes import RouteOutcome, assign, is_clean
 from function.deletion.plan import BatchRun, Plan, codes, require_complete, resolve
 from function.deletion.plan_apply import attach_token, verify_and_recheck
 from function.dnids import to_api_form
-from function.errors import FunctionError, InvalidRequest, UpstreamCallLimitExceeded
-from function.models import DeleteRequest, DeleteResult
+from function.errors import FunctionError, InvalidRequest
+from function.models import DeleteRequest, DeleteResult, RouteResult
 
 
 def execute(
@@ -61,7 +63,7 @@ def execute(
         rechecked = verify_and_recheck(
             client, request.plan_token, caller, guards, policy, budget=budget, deadline=deadline
         )
-        require_complete(rechecked.complete, budget)
+        require_complete(rechecked.incomplete, budget)
         plan = Plan(
             requested=[("record", dnid) for dnid in rechecked.order],
             records=rechecked.records,
@@ -70,7 +72,7 @@ def execute(
             plan_id=rechecked.plan_id,
         )
     else:
-        lookup_first = guards is not None and guards.lookup_first(policy)
+        lookup_first = guards.lookup_first(policy) if guards is not None else None
         plan = resolve(
             client,
             request,
@@ -98,14 +100,11 @@ def execute(
         call_limit.require(call_limit.fewest_delete_calls(len(sendable), batch_size), "Deleting the selected routes")
 
     runs = run_batches(client, sendable, batch_size=batch_size, deadline=deadline)
-    fault = next((run.error or run.refused for run in runs if run.error or run.refused), None)
-    deleted_any = any(run.answer and run.answer.status in ("deleted", "partial") for run in runs)
-    if fault is not None and not deleted_any and not plan.looked_up:
-        # Nothing is known to be gone and the caller named the routes itself: the
-        # problem is the answer, and sending the same dnids again converges.
-        raise fault
+    fault = next((run.error or run.unsent for run in runs if run.error or run.unsent), None)
+    if fault is not None and all(run.unsent is not None or (run.answer is None and run.error is None) for run in runs):
+        raise fault  # nothing went out: every route is as it was
     outcomes = settle(client, plan, runs, budget=budget, deadline=deadline, concurrency=lookup_concurrency)
-    if fault is not None and not deleted_any and outcomes is not None and _untouched(sendable, outcomes):
+    if fault is not None and outcomes is not None and _untouched(sendable, outcomes):
         # Every route the failed call carried is verifiably still there: nothing
         # happened, and the problem (often retryable) says more than a 422 would.
         raise fault
@@ -122,6 +121,7 @@ def execute(
         results=results,
         not_found=plan.not_found if plan.looked_up else None,
         plan_id=plan.plan_id,
+        not_restorable=_not_restorable(plan, sendable, results),
         request_id=request_id,
     )
     if caller is not None:
@@ -138,16 +138,13 @@ def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadlin
         sent_before = _delete_attempts()
         try:
             run.answer = parse_delete_answer(client.delete_called_route(to_api_form(run.dnids), deadline))
-        except UpstreamCallLimitExceeded as exc:
+        except FunctionError as exc:
+            # A call that went out and got no usable answer may still have deleted:
+            # settle() looks. One that never went out left its routes untouched.
             if _delete_attempts() == sent_before:
-                run.refused = exc  # nothing went out: its routes are untouched, not unknown
+                run.unsent = exc
             else:
                 run.error = exc
-            break
-        except FunctionError as exc:
-            # A call that got no answer may still have deleted: with a selector, the
-            # lookup after it tells, and raising here would hide those deletions.
-            run.error = exc
             break
     return runs
 
@@ -155,6 +152,19 @@ def run_batches(client: CecClient, dnids: list[str], *, batch_size: int, deadlin
 def _delete_attempts() -> int:
     ctx = log.current()
     return ctx.upstream_calls.get("delete", 0) if ctx is not None else 0
+
+
+def _not_restorable(plan: Plan, sent: list[str], results: list[RouteResult] | None) -> list[str] | None:
+    """The sent dnids that may be gone and have no record to re-create them from."""
+    if plan.looked_up and not plan.unrecorded:
+        return None
+    unrecorded = set(plan.unrecorded) if plan.looked_up else set(sent)
+    if results is None:
+        gone = [dnid for dnid in sent if dnid in unrecorded]
+    else:
+        maybe_gone = {"deleted", "already_absent", "unknown"}
+        gone = [r.dnid for r in results if r.dnid in unrecorded and r.outcome in maybe_gone and r.dnid]
+    return gone or None
 
 
 def _untouched(sent: list[str], outcomes: dict[str, RouteOutcome]) -> bool:
@@ -171,32 +181,33 @@ def settle(
     concurrency: int = 1,
 ) -> dict[str, RouteOutcome] | None:
     """Per-dnid outcomes, or None on the clean hot path (no lookup made, none needed)."""
-    unclean = [run for run in runs if not is_clean(run.dnids, run.answer)]
+    unclean = [run for run in runs if not is_clean(run.dnids, run.answer, plan.records)]
     if not unclean and not plan.looked_up:
         return None
-    after: dict[str, RouteRecord] | None = None
+    present: dict[str, RouteRecord] = {}
+    proven = False
     to_check = [d for run in unclean if run.answer is not None or run.error is not None for d in run.dnids]
     if to_check:
         try:
-            found, complete = find_by(
+            present, incomplete = find_by(
                 client, lambda r: r.dnid, to_check, budget=budget, deadline=deadline, concurrency=concurrency
             )
-            after = found if complete else None
+            proven = incomplete is None
         except FunctionError:
-            after = None  # the outcomes say "unknown" where they cannot be told otherwise
+            pass  # the outcomes say "unknown" where they cannot be told otherwise
     outcomes: dict[str, RouteOutcome] = {}
     for run in runs:
         error = f"{run.error.code}: {run.error.detail}" if run.error else None
-        outcomes.update(assign(run.dnids, run.answer, error=error, known=plan.records, after=after))
-        if run.refused is not None:
-            refused = RouteOutcome("not_sent", f"{run.refused.code}: {run.refused.detail}")
-            outcomes.update(dict.fromkeys(run.dnids, refused))
+        outcomes.update(assign(run.dnids, run.answer, error=error, known=plan.records, present=present, proven=proven))
+        if run.unsent is not None:
+            unsent = RouteOutcome("not_sent", f"{run.unsent.code}: {run.unsent.detail}")
+            outcomes.update(dict.fromkeys(run.dnids, unsent))
     if plan.looked_up:
         for dnid, record in plan.records.items():
             if not record.deletable:
                 outcomes[dnid] = RouteOutcome("protected", f"editable={record.editable}: never sent to the API")
-    elif after:
-        # The routes that are still there can now be shown with their codes.
-        plan.records.update(after)
+    # The routes that are still there can now be shown with their codes.
+    for dnid, record in present.items():
+        plan.records.setdefault(dnid, record)
     outcomes.update(plan.held)
     return outcomes
