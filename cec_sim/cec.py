@@ -62,7 +62,7 @@ class SimConfig:
     # multi: tokens live until they expire; single: a new token revokes the app's older ones.
     token_mode: str = "multi"
     # How an expired or revoked token is answered: status (expired_token_status with the
-    # envelope) or apig (APIG.0307 body with token_error_status).
+    # envelope) or apig (APIG.0307 body with token_error_status, for unknown tokens too).
     token_error: str = "status"
     token_error_status: int = 401
     # Every Nth query/delete/create call is throttled (APIG.0308, throttle_status); 0: never.
@@ -281,10 +281,15 @@ class CecHandler(BaseHandler):
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
         with self.state.lock:
             entry = self.state.tokens.get(token)
-        if entry is None:
-            return Reply(403, _envelope("403", "authentication failed"))
-        app_key, expiry = entry
         cfg = self.state.config
+        if entry is None:
+            # An APIG gateway answers a token it does not know as one to renew (APIG.0307).
+            return (
+                self._token_refused()
+                if cfg.token_error == "apig"
+                else Reply(403, _envelope("403", "authentication failed"))
+            )
+        app_key, expiry = entry
         sent = self.headers.get("X-APP-Key")
         accepted = {
             "optional": sent in (None, app_key),
@@ -296,11 +301,16 @@ class CecHandler(BaseHandler):
         if not accepted:
             return Reply(403, _envelope("403", "authentication failed"))
         if self.state.now() >= expiry:
-            if cfg.token_error == "apig":
-                body = {"error_code": "APIG.0307", "error_msg": "The token must be updated."}
-                return Reply(cfg.token_error_status, body)
-            return Reply(cfg.expired_token_status, _envelope("401", "token expired"))
+            return self._token_refused()
         return None
+
+    def _token_refused(self) -> Reply:
+        """An expired or revoked token (and, with token_error apig, an unknown one)."""
+        cfg = self.state.config
+        if cfg.token_error == "apig":
+            body = {"error_code": "APIG.0307", "error_msg": "The token must be updated."}
+            return Reply(cfg.token_error_status, body)
+        return Reply(cfg.expired_token_status, _envelope("401", "token expired"))
 
     def _throttle(self) -> Reply | None:
         cfg = self.state.config

@@ -152,10 +152,15 @@ def test_apig_answers_a_revoked_token_too(sim: SimulatorControl) -> None:
     assert revoked.status_code == 403 and revoked.json() == APIG_TOKEN
 
 
-def test_an_unknown_token_is_still_an_authentication_failure(sim: SimulatorControl) -> None:
-    sim.personality("apig-expiry")
+def test_an_unknown_token_is_an_authentication_failure(sim: SimulatorControl) -> None:
     answer = call(sim, "queryCalledRoute", {}, "never-issued")
     assert answer.status_code == 403 and answer.json()["returnCode"] == "403"
+
+
+def test_an_apig_gateway_answers_an_unknown_token_as_one_to_renew(sim: SimulatorControl) -> None:
+    sim.personality("apig-expiry")
+    answer = call(sim, "queryCalledRoute", {}, "never-issued")
+    assert answer.status_code == 200 and answer.json() == APIG_TOKEN
 
 
 # Throttling
