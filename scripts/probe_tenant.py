@@ -57,6 +57,7 @@ PAGE = 100
 MAX_CALLS = 40
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30.0
+MAX_CLOCK_SKEW_SECONDS = 300  # the function's own bound for believing CreateTime
 THROTTLE_BACKOFF_SECONDS = (0.5, 1.0)  # one wait per retry of a throttled call
 WRONG_APP_KEY = "probe-not-the-app-key"
 UNUSABLE_TOKEN = "probe-unusable-token-0000000000000000"
@@ -168,14 +169,18 @@ class Probe:
         access = body.get("AccessToken") if answer.status == 200 else None
         return answer, access if isinstance(access, str) and access else None
 
-    def query(self, token: str, header: str, offset: int, limit: int = PAGE) -> Answer:
+    def headers(self, token: str, header: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {token}"}
         value = {"app-key": self.app_key, "omit": None, "wrong": WRONG_APP_KEY}.get(
             header, header.removeprefix("user-id:")
         )
         if value is not None:
             headers["X-APP-Key"] = value
-        return self.post("query", self.settings.api_base_url + QUERY_PATH, {"offset": offset, "limit": limit}, headers)
+        return headers
+
+    def query(self, token: str, header: str, offset: int, limit: int = PAGE) -> Answer:
+        body = {"offset": offset, "limit": limit}
+        return self.post("query", self.settings.api_base_url + QUERY_PATH, body, self.headers(token, header))
 
 
 def listing(answer: Answer) -> tuple[Any, list[dict[str, Any]]]:
@@ -230,6 +235,7 @@ def run(probe: Probe, report: Report, check_revocation: bool) -> None:
     if records is None:
         return
     check_fields(report, records)
+    check_media_filter(probe, report, token, working, records)
     report.tenant["token_mode"] = "unchecked"
     if check_revocation:
         check_token_revocation(probe, report, token, working)
@@ -257,15 +263,19 @@ def check_token(probe: Probe, report: Report) -> str:
     lifetime = int(expires) if isinstance(expires, str | int) and str(expires).strip().isdigit() else None
     report.tenant["token_lifetime"] = lifetime
     report.tenant["token_field_types"] = {k: json_type(v) for k, v in body.items() if k != "AccessToken"}
+    created = body.get("CreateTime")
+    skew = int(created) - int(time.time()) if isinstance(created, str | int) and str(created).isdigit() else None
+    report.tenant["clock_skew_seconds"] = skew
     asked = settings.cec_token_ttl_seconds
     report.line(
         "token",
         f"{settings.token_url} works; lifetime {lifetime if lifetime is not None else 'unreadable'} s"
-        f" (Expires {expires!r}, asked {asked} s)",
+        f" (Expires {expires!r}, asked {asked} s; the function renews from Expires), CreateTime - local clock:"
+        f" {skew if skew is not None else 'unreadable'} s",
     )
-    if lifetime is not None and lifetime < asked:
+    if skew is not None and abs(skew) > MAX_CLOCK_SKEW_SECONDS:
         report.advice.append(
-            f"the tenant grants {lifetime} s, less than asked: CEC_TOKEN_TTL_SECONDS={max(60, lifetime)}"
+            f"the tenant's clock is {skew} s off ours: the function ignores CreateTime and counts Expires from its call"
         )
     return token
 
@@ -405,6 +415,24 @@ def check_fields(report: Report, records: list[dict[str, Any]]) -> None:
     odd = sorted(str(v) for v in editable if v not in EDITABLE_VALUES)
     if odd:
         report.advice.append(f"editable values outside the documented 0-3: {odd}; the delete answer decides for them")
+
+
+def check_media_filter(probe: Probe, report: Report, token: str, working: str, records: list[dict[str, Any]]) -> None:
+    """Which spelling of the media type filter narrows the listing (the function filters
+    locally and never sends either; this is for people who do)."""
+    media = Counter(r.get("mediatypeId", r.get("mediaTypeId")) for r in records)
+    value = next((m for m, _ in media.most_common() if isinstance(m, int) and not isinstance(m, bool)), None)
+    total = report.tenant.get("total")
+    if value is None or not isinstance(total, int) or media[value] >= total:
+        report.line("media filter", "could not tell: no media type narrows this listing")
+        return
+    honoured = {}
+    for spelling in ("mediaTypeId", "mediatypeId"):
+        body = {spelling: value, "offset": 0, "limit": 1}
+        answer = probe.post("query", probe.settings.api_base_url + QUERY_PATH, body, probe.headers(token, working))
+        honoured[spelling] = answer.kind == "ok" and str(answer.body["data"].get("total")) != str(total)
+    report.tenant["media_filter"] = honoured
+    report.line("media filter", ", ".join(f"{k} {'narrows' if v else 'ignored'}" for k, v in honoured.items()))
 
 
 def check_token_revocation(probe: Probe, report: Report, token: str, working: str) -> None:

@@ -165,6 +165,8 @@ def test_fields_latency_and_the_human_report(sim: SimulatorControl) -> None:
     assert tenant["field_types"]["mediatypeId"]["missing"] == 160 - spelled_other["missing"] == 32
     assert set(tenant["editable_values"]) <= {"0", "1", "2", "3", "None"}
     assert tenant["token_field_types"]["Expires"] == "string"
+    assert tenant["media_filter"] == {"mediaTypeId": True, "mediatypeId": True}
+    assert abs(tenant["clock_skew_seconds"]) < 60 and not report["advice"]
     latency = tenant["latency_ms"]
     assert latency["all"]["calls"] == report["calls"] == len(sim.calls())
     assert latency["all"]["min"] <= latency["all"]["median"] <= latency["all"]["max"]
@@ -180,6 +182,13 @@ def test_fields_latency_and_the_human_report(sim: SimulatorControl) -> None:
     assert text.returncode == 1
     assert "Recommended settings:\n" in text.stdout and "  CEC_APP_KEY_HEADER=omit" in text.stdout
     assert "Verdict (exit 1)" in text.stdout and DEFAULT_APP_SECRET not in text.stdout + text.stderr
+
+
+def test_a_tenant_clock_far_off_is_reported(sim: SimulatorControl) -> None:
+    sim.advance_clock(3600)
+    code, report = probe(sim)
+    assert code == 0 and report["tenant"]["clock_skew_seconds"] > 3000
+    assert any("ignores CreateTime" in advice for advice in report["advice"])
 
 
 def test_a_tenant_of_one_page_cannot_tell_its_offsets(sim: SimulatorControl, sim_server: Any) -> None:
