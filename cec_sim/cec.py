@@ -1,14 +1,21 @@
 """The CEC simulator: tokenByAkSk, deleteCalledRoute, queryCalledRoute, createCalledRoute.
 
-It behaves as ``shared/reference/cec-api.md`` documents, and where the reference says
-"unknown" it picks one answer and makes it configurable, so that tests can cover
-both (``partial_return_code``, ``expired_token_status``). Control endpoints under
-``/_sim/`` let tests reset it, inject faults and read what it was sent.
+It behaves as ``shared/reference/cec-api.md`` documents, read literally (offsets are
+rounded down to a page), and where the reference says "unknown" it picks one answer and
+makes it configurable, so that tests can cover every answer: the variants and named
+personalities of ``cec_sim.variants``, plus ``partial_return_code`` and
+``expired_token_status``. Control endpoints under ``/_sim/`` let tests reset it, switch
+personalities, inject faults and read what it was sent.
+
+``start_cec`` also opens a second listener that serves tokenByAkSk only (``token_url``):
+with ``token_port_variant`` the main port answers 404 on the token path, as a tenant whose
+token URL carries port 28070 does.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 import time
@@ -17,7 +24,8 @@ from typing import Any
 
 from cec_sim.faults import Fault, FaultBook
 from cec_sim.httpbase import BaseHandler, Reply, Server, sleep_for
-from cec_sim.store import RouteStore
+from cec_sim.store import Route, RouteStore
+from cec_sim.variants import PERSONALITIES, VARIANT_DEFAULTS, invalid, personality_settings
 
 TOKEN_PATH = "/apigovernance/api/oauth/tokenByAkSk"
 API_PREFIX = "/apiaccess/rest/cc-management/v1/calledRoute/"
@@ -43,6 +51,35 @@ class SimConfig:
     # createCalledRoute hands out the lowest free dnid (the older CC-Gateway lets
     # callers reuse them): a deleted route's dnid can come back as another route.
     reuse_dnids: bool = False
+    # The variants (cec_sim.variants): the defaults are the documented contract.
+    personality: str = "documented"
+    # page: an offset is rounded down to a multiple of limit; record: the page starts at
+    # that record; page_index: the offset is a 1-based page number (0 and 1: the first).
+    offset_mode: str = "page"
+    # stable: dnid order; shuffled: a new random order per query; rotating: the listing
+    # turns by one record per query.
+    order: str = "stable"
+    # multi: tokens live until they expire; single: a new token revokes the app's older ones.
+    token_mode: str = "multi"
+    # How an expired or revoked token is answered: status (expired_token_status with the
+    # envelope) or apig (APIG.0307 body with token_error_status, for unknown tokens too).
+    token_error: str = "status"
+    token_error_status: int = 401
+    # Every Nth query/delete/create call is throttled (APIG.0308, throttle_status); 0: never.
+    throttle_every: int = 0
+    throttle_status: int = 429
+    # documented "Success:a,Failed:b"; spaced "Success:a, Failed:b"; lower "success:a,failed:b".
+    partial_format: str = "documented"
+    # A delete that deleted nothing answers returnCode "0" with no data.
+    empty_success: bool = False
+    # data.id also lists the refused records' ids (all-failed and partial answers).
+    refused_ids_in_data: bool = False
+    # optional: absent or the app key; required: the app key; ignored: anything;
+    # rejected: absent only; user_id: must equal user_id.
+    app_key_header: str = "optional"
+    user_id: str = "sim-user-1"
+    # tokenByAkSk is served only by the second listener; the main port answers 404 there.
+    token_port_variant: bool = False
 
 
 @dataclass
@@ -53,6 +90,14 @@ class SimState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (app_key, expiry)
     clock_offset: float = 0.0
+    # API calls (query/delete/create) and queries since the last reset: throttling and
+    # the rotating order count them.
+    api_calls: int = 0
+    queries: int = 0
+    # Re-applied on every reset (python -m cec_sim --personality NAME).
+    base_personality: str = "documented"
+    # The second listener's tokenByAkSk URL, once started.
+    token_url: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
@@ -63,9 +108,33 @@ class SimState:
             self.calls.clear()
             self.tokens.clear()
             self.clock_offset = 0.0
+            self.api_calls = 0
+            self.queries = 0
             self.config = SimConfig()
+            self.apply(personality=self.base_personality)
         self.faults.clear()
         self.store.reset()
+
+    def apply(self, **settings: Any) -> str | None:
+        """Set config fields; ``personality`` first resets every variant to that
+        personality's value. Returns why nothing was changed, or None."""
+        name = settings.pop("personality", None)
+        if name is not None and name not in PERSONALITIES:
+            return f"no personality {name!r}: one of {', '.join(PERSONALITIES)}"
+        unknown = [key for key in settings if key not in SimConfig.__dataclass_fields__]
+        if unknown:
+            return f"no config field {', '.join(unknown)}"
+        for key, value in settings.items():
+            problem = invalid(key, value)
+            if problem:
+                return problem
+        tuned = any(key in VARIANT_DEFAULTS for key in settings)
+        if name is not None:
+            settings = {**personality_settings(name), **settings}
+        settings["personality"] = "custom" if tuned else name or self.config.personality
+        for key, value in settings.items():
+            setattr(self.config, key, value)
+        return None
 
     def record(self, call: dict[str, Any]) -> None:
         with self.lock:
@@ -157,10 +226,14 @@ class CecHandler(BaseHandler):
         return "unknown"
 
     def _operate(self, stage: str, body: Any) -> Reply:
-        if stage == "token":
+        token_only = getattr(self.server, "token_only", False)
+        if stage == "token" and (token_only or not self.state.config.token_port_variant):
             return self._token(body)
-        if stage not in ("delete", "query", "create"):
+        if token_only or stage not in ("delete", "query", "create"):
             return Reply(404, _envelope("404", "path not found"))
+        throttled = self._throttle()
+        if throttled is not None:
+            return throttled
         denied = self._check_token()
         if denied is not None:
             return denied
@@ -184,6 +257,11 @@ class CecHandler(BaseHandler):
         token = cfg.token_prefix + secrets.token_hex(16)
         created = int(self.state.now())
         with self.state.lock:
+            if cfg.token_mode == "single":
+                # Revoked: kept, so that it is answered as a token to renew, not an unknown one.
+                for old, (app, _) in list(self.state.tokens.items()):
+                    if app == cfg.app_key:
+                        self.state.tokens[old] = (app, float("-inf"))
             self.state.tokens[token] = (cfg.app_key, created + lifetime)
         return Reply(
             200,
@@ -203,14 +281,45 @@ class CecHandler(BaseHandler):
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
         with self.state.lock:
             entry = self.state.tokens.get(token)
+        cfg = self.state.config
         if entry is None:
-            return Reply(403, _envelope("403", "authentication failed"))
+            # An APIG gateway answers a token it does not know as one to renew (APIG.0307).
+            return (
+                self._token_refused()
+                if cfg.token_error == "apig"
+                else Reply(403, _envelope("403", "authentication failed"))
+            )
         app_key, expiry = entry
-        if self.headers.get("X-APP-Key") not in (None, app_key):
+        sent = self.headers.get("X-APP-Key")
+        accepted = {
+            "optional": sent in (None, app_key),
+            "required": sent == app_key,
+            "ignored": True,
+            "rejected": sent is None,
+            "user_id": sent == cfg.user_id,
+        }[cfg.app_key_header]
+        if not accepted:
             return Reply(403, _envelope("403", "authentication failed"))
         if self.state.now() >= expiry:
-            return Reply(self.state.config.expired_token_status, _envelope("401", "token expired"))
+            return self._token_refused()
         return None
+
+    def _token_refused(self) -> Reply:
+        """An expired or revoked token (and, with token_error apig, an unknown one)."""
+        cfg = self.state.config
+        if cfg.token_error == "apig":
+            body = {"error_code": "APIG.0307", "error_msg": "The token must be updated."}
+            return Reply(cfg.token_error_status, body)
+        return Reply(cfg.expired_token_status, _envelope("401", "token expired"))
+
+    def _throttle(self) -> Reply | None:
+        cfg = self.state.config
+        with self.state.lock:
+            self.state.api_calls += 1
+            hit = cfg.throttle_every > 0 and self.state.api_calls % cfg.throttle_every == 0
+        if not hit:
+            return None
+        return Reply(cfg.throttle_status, {"error_code": "APIG.0308", "error_msg": "The request is throttled."})
 
     def _delete(self, body: dict[str, Any]) -> Reply:
         dnids = body.get("dnids")
@@ -223,19 +332,27 @@ class CecHandler(BaseHandler):
         deleted, refused = self.state.store.delete(numbers, keep=self.state.config.keep_routes)
         cfg = self.state.config
         if not deleted and not refused:
+            if cfg.empty_success:
+                return Reply(200, _envelope("0", "data delete success"))
             return Reply(200, _envelope(cfg.failed_return_code, "data not exist"))
         ok_names = ",".join(r.name for r in deleted)
         bad_names = ",".join(r.name for r in refused)
+        ids = ",".join(r.id for r in deleted + (refused if cfg.refused_ids_in_data else []))
         if deleted and not refused:
-            data = {"name": ok_names, "id": ",".join(r.id for r in deleted), "content": ok_names}
+            data = {"name": ok_names, "id": ids, "content": ok_names}
             return Reply(200, _envelope("0", "data delete success", data))
         if refused and not deleted:
-            data = {"name": bad_names, "id": ",".join(r.id for r in refused), "content": bad_names}
+            data = {"name": bad_names, "id": ids, "content": bad_names}
             return Reply(200, _envelope(cfg.failed_return_code, "data delete failed", data))
+        success, failed, separator = {
+            "documented": ("Success:", "Failed:", ","),
+            "spaced": ("Success:", "Failed:", ", "),
+            "lower": ("success:", "failed:", ","),
+        }[cfg.partial_format]
         data = {
             "name": ",".join(filter(None, [ok_names, bad_names])),
-            "id": ",".join(r.id for r in deleted),
-            "content": f"Success:{ok_names},Failed:{bad_names}",
+            "id": ids,
+            "content": f"{success}{ok_names}{separator}{failed}{bad_names}",
         }
         return Reply(200, _envelope(cfg.partial_return_code, "data partial delete success", data))
 
@@ -246,9 +363,27 @@ class CecHandler(BaseHandler):
         except (TypeError, ValueError):
             return Reply(400, _envelope("400", "limit and offset must be integers"))
         limit = 100 if limit <= 0 or limit > 100 else limit
-        total, routes = self.state.store.query(body, offset, limit)
-        records = [r.as_record() for r in routes]
-        return Reply(200, _envelope("0", "query success", {"total": total, "calledRouteList": records}))
+        listing = self._arranged(self.state.store.query(body))
+        start = {
+            "page": offset - offset % limit,
+            "record": offset,
+            "page_index": max(offset - 1, 0) * limit,
+        }[self.state.config.offset_mode]
+        records = [r.as_record() for r in listing[start : start + limit]]
+        return Reply(200, _envelope("0", "query success", {"total": len(listing), "calledRouteList": records}))
+
+    def _arranged(self, listing: list[Route]) -> list[Route]:
+        order = self.state.config.order
+        with self.state.lock:
+            self.state.queries += 1
+            turn = self.state.queries
+        if order == "shuffled":
+            listing = list(listing)
+            random.Random(turn).shuffle(listing)
+        elif order == "rotating" and listing:
+            shift = turn % len(listing)
+            listing = listing[shift:] + listing[:shift]
+        return listing
 
     def _create(self, body: dict[str, Any]) -> Reply:
         """createCalledRoute as reference section 4 describes it: the answer has only
@@ -296,10 +431,11 @@ class CecHandler(BaseHandler):
             with state.lock:
                 return Reply(200, {"calls": list(state.calls)})
         if path == "/_sim/config" and method == "POST":
-            for key, value in data.items():
-                if key in SimConfig.__dataclass_fields__:
-                    setattr(state.config, key, value)
-            return Reply(200, {"config": vars(state.config)})
+            problem = state.apply(**data)
+            if problem:
+                return Reply(400, {"error": problem})
+        if path == "/_sim/config" and method in ("GET", "POST"):
+            return Reply(200, {"config": vars(state.config), "tokenUrl": state.token_url})
         if path == "/_sim/clock" and method == "POST":
             with state.lock:
                 state.clock_offset += float(data.get("advance", 0))
@@ -322,8 +458,40 @@ class CecHandler(BaseHandler):
         return Reply(404, {"error": f"no control endpoint {method} {path}"})
 
 
-def start_cec(port: int = 0) -> Server:
-    """Start the simulator on 127.0.0.1:``port`` (0: any free port) in a thread."""
-    server = Server(CecHandler, port)
-    server.httpd.state = SimState()  # type: ignore[attr-defined]
-    return server.start()
+class CecServer(Server):
+    """The simulator's main listener, with the token-only listener beside it."""
+
+    def __init__(self, port: int, token_port: int, personality: str) -> None:
+        super().__init__(CecHandler, port)
+        self.token_server = Server(CecHandler, token_port)
+        self.token_server.httpd.token_only = True  # type: ignore[attr-defined]
+        state = SimState(base_personality=personality)
+        state.token_url = self.token_server.url + TOKEN_PATH
+        state.apply(personality=personality)
+        self.httpd.state = self.token_server.httpd.state = state  # type: ignore[attr-defined]
+
+    @property
+    def state(self) -> SimState:
+        return self.httpd.state  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def token_url(self) -> str:
+        """tokenByAkSk on the second listener (for CEC_TOKEN_URL)."""
+        return self.token_server.url + TOKEN_PATH
+
+    def start(self) -> CecServer:
+        self.token_server.start()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self.token_server.stop()
+
+
+def start_cec(port: int = 0, *, token_port: int = 0, personality: str = "documented") -> CecServer:
+    """Start the simulator on 127.0.0.1:``port`` (0: any free port) in a thread, its
+    token-only listener on ``token_port``, as ``personality`` (kept across resets)."""
+    if personality not in PERSONALITIES:
+        raise ValueError(f"no personality {personality!r}")
+    return CecServer(port, token_port, personality).start()

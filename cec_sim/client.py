@@ -28,6 +28,19 @@ class SimulatorControl:
     def configure(self, **settings: Any) -> None:
         self._post("/_sim/config", settings)
 
+    def personality(self, name: str, **settings: Any) -> None:
+        """Switch to personality ``name`` (cec_sim.variants), then apply ``settings``."""
+        self._post("/_sim/config", {"personality": name, **settings})
+
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = self._get("/_sim/config")["config"]
+        return config
+
+    def token_url(self) -> str:
+        """tokenByAkSk on the simulator's token-only listener."""
+        url: str = self._get("/_sim/config")["tokenUrl"]
+        return url
+
     def inject(self, *rules: dict[str, Any]) -> None:
         self._post("/_sim/faults", {"rules": list(rules)})
 

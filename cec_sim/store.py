@@ -190,9 +190,10 @@ class RouteStore:
             self._changed()
             return route
 
-    def query(self, filters: dict[str, Any], offset: int, limit: int) -> tuple[int, list[Route]]:
-        """Filter like the real server: loosely. extCode matches by prefix, on purpose,
-        as the official example returns extCodes other than the one asked for."""
+    def query(self, filters: dict[str, Any]) -> list[Route]:
+        """The listing ``filters`` select, in dnid order. Filter like the real server:
+        loosely. extCode matches by prefix, on purpose, as the official example returns
+        extCodes other than the one asked for."""
         with self._lock:
             routes = self._in_order()
         access = filters.get("accessCode")
@@ -210,4 +211,4 @@ class RouteStore:
             routes = [r for r in routes if str(r.mediatypeId) == str(media)]
         if desc:
             routes = [r for r in routes if str(desc).lower() in r.deviceDesc.lower()]
-        return len(routes), routes[offset : offset + limit]
+        return routes

@@ -47,7 +47,7 @@ echo "--- ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "--- mypy --strict"
-.venv/bin/mypy --strict function main.py cec_sim scripts/check_advisories.py scripts/restore_routes.py
+.venv/bin/mypy --strict function main.py cec_sim scripts/check_advisories.py scripts/restore_routes.py scripts/probe_tenant.py
 echo "--- bandit (medium and high fail)"
 .venv/bin/bandit -r function -ll -q
 echo "--- dependency advisories (offline snapshot; see docs/SECURITY_SCANS.md)"
