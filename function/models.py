@@ -334,7 +334,8 @@ class Problem(_Model):
             "payload_too_large", "in_progress", "unsupported_media_type", "idempotency_key_reused",
             "lookup_limit_exceeded", "plan_invalid", "plan_expired", "plan_wrong_caller", "misconfigured",
             "internal_error", "upstream_auth_failed", "upstream_rejected", "upstream_bad_response", "not_configured",
-            "secret_unavailable", "upstream_unavailable", "upstream_timeout",
+            "secret_unavailable", "upstream_unavailable", "upstream_timeout", "listing_unstable",
+            "token_url_not_found", "upstream_throttled",
         ],
     )  # fmt: skip
     retryable: bool = Field(description="Whether sending the same request later can succeed.")

@@ -56,7 +56,13 @@ def build(settings: Settings) -> Runtime:
     )
     tokens = TokenProvider(transport=transport, url=settings.token_url, ttl_seconds=settings.cec_token_ttl_seconds)
     credentials = CredentialProvider(settings, secrets)
-    client = CecClient(base_url=settings.api_base_url, transport=transport, tokens=tokens, credentials=credentials)
+    client = CecClient(
+        base_url=settings.api_base_url,
+        transport=transport,
+        tokens=tokens,
+        credentials=credentials,
+        app_key_header=settings.cec_app_key_header,
+    )
     return Runtime(
         settings=settings,
         secrets=secrets,

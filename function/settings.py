@@ -69,6 +69,15 @@ class Settings(BaseModel):
         description="tokenByAkSk URL; defaults to {CEC_BASE_URL}/apigovernance/api/oauth/tokenByAkSk.",
     )
     cec_token_ttl_seconds: int = Field(default=600, ge=60, le=3600, alias="CEC_TOKEN_TTL_SECONDS")
+    cec_app_key_header: str = Field(
+        default="app-key",
+        alias="CEC_APP_KEY_HEADER",
+        pattern=r"^(app-key|omit|user-id:[!-~]{1,256})$",
+        description=(
+            'What the X-APP-Key header carries: "app-key" (the AK), "omit" (no header), or'
+            ' "user-id:<id>" (that user id); scripts/probe_tenant.py tells which a tenant wants.'
+        ),
+    )
     cec_credentials_secret: str | None = Field(
         default=None, alias="CEC_CREDENTIALS_SECRET", pattern=SECRET_VERSION_PATTERN
     )

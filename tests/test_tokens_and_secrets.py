@@ -78,8 +78,13 @@ def test_rejected_aksk_rereads_the_secret_once_then_502(
     problem = assert_problem(post({"dnids": "1"}), 502, "upstream_auth_failed")
     assert "CEC_CREDENTIALS_SECRET" not in problem["detail"] or "app_secret" not in problem["detail"].split(":")[0]
     assert "rotated-on-the-server" not in json.dumps(problem)
-    assert len(sim.calls("token")) == 2
+    assert len(sim.calls("token")) == 1  # the secret read again was the same: no second call
     assert len(secrets.calls()) == 2
+    # The next requests within FAILURE_HOLD_SECONDS get the same answer without a call.
+    for _ in range(3):
+        again = assert_problem(post({"dnids": "1"}), 502, "upstream_auth_failed")
+        assert "not asked again yet" in again["detail"]
+    assert len(sim.calls("token")) == 1 and len(secrets.calls()) == 2
 
 
 def test_rotated_secret_is_picked_up_after_rejection(

@@ -88,9 +88,16 @@ EXPECTED: dict[str, dict[str, Expect | None]] = {
         "refused": SECRET_TRANSIENT,
         "returnCode 5": None,  # not a Secret Manager answer
     },
-    # tokenByAkSk: any non-200 but the retryable ones, and a 200 without AccessToken,
-    # is a refusal of the AK/SK (answered after one re-read of the secret).
-    "token": {**API_STAGE, **dict.fromkeys(["400", "401", "403", "404", "500", "returnCode 5"], AUTH)},
+    # tokenByAkSk: 401, 403 and a 200 without AccessToken refuse the AK/SK (the secret is
+    # read again, and the token asked for again only if it changed: here it did not);
+    # 404 is the token URL; a 5xx is the service; anything else blames neither.
+    "token": {
+        **API_STAGE,
+        **dict.fromkeys(["401", "403", "returnCode 5"], Expect(502, "upstream_auth_failed", False, 1)),
+        "400": REJECTED,
+        "404": Expect(502, "token_url_not_found", False, 1),
+        "500": Expect(503, "upstream_unavailable", True, 1),
+    },
     "query": {**API_STAGE, "returnCode 5": BAD},
     # A non-zero returnCode from deleteCalledRoute is a result (422), tested on its own.
     "delete": {**API_STAGE, "returnCode 5": None},

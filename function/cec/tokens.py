@@ -3,6 +3,10 @@
 gen2 serves many requests at once on threads. The first requests on a cold instance
 all need a token; a lock around the fetch makes them wait for one tokenByAkSk call
 instead of sending one each (the API's rate limits are not documented).
+
+A failed fetch is remembered for FAILURE_HOLD_SECONDS: the requests that follow get
+the same failure without a call, so a failing token endpoint sees at most one call
+per instance in that time, whatever the traffic.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from function import redact
 from function.budget import Deadline
 from function.cec.bounded import bounded_float
 from function.cec.credentials import CecCredentials
 from function.cec.transport import Transport
-from function.errors import UpstreamBadResponse, UpstreamTimeout
+from function.errors import FunctionError, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 
 # Renew this long before expiry: a token that expires in flight costs a 401 and a
 # retry. Never less than a few seconds, never more than a tenth of its lifetime.
@@ -31,12 +36,20 @@ MAX_TOKEN_CHARS = 8192
 MAX_UNIX_SECONDS = 1e11
 
 
-class CredentialsRejected(Exception):
-    """tokenByAkSk refused the AK/SK (any non-200, or a 200 without a token)."""
+FAILURE_HOLD_SECONDS = 5.0
 
-    def __init__(self, status: int) -> None:
+TokenFailure = Literal["credentials", "url", "other"]
+
+
+class TokenRefused(Exception):
+    """tokenByAkSk answered without a token: ``kind`` "credentials" for 401, 403 or a 200
+    without AccessToken, "url" for 404 (the wrong token URL), "other" for any other status."""
+
+    def __init__(self, status: int, *, cached: bool = False) -> None:
         super().__init__(f"tokenByAkSk answered HTTP {status}")
         self.status = status
+        self.cached = cached
+        self.kind: TokenFailure = "credentials" if status in (200, 401, 403) else "url" if status == 404 else "other"
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class TokenProvider:
         self._wall_clock = wall_clock
         self._token: Token | None = None
         self._lock = threading.Lock()
+        # The last failed fetch: for whose credentials, until when (monotonic), and what.
+        self._failure: tuple[tuple[str, str], float, TokenRefused | FunctionError] | None = None
 
     def get(self, credentials: CecCredentials, deadline: Deadline) -> Token:
         token = self._usable(credentials)
@@ -78,11 +93,33 @@ class TokenProvider:
         try:
             token = self._usable(credentials)
             if token is None:
-                token = self._fetch(credentials, deadline)
+                self._raise_held_failure(credentials)
+                try:
+                    token = self._fetch(credentials, deadline)
+                except (TokenRefused, UpstreamUnavailable, UpstreamTimeout, UpstreamBadResponse) as exc:
+                    key = (credentials.app_key, credentials.app_secret)
+                    self._failure = (key, self._clock() + FAILURE_HOLD_SECONDS, exc)
+                    raise
+                self._failure = None
                 self._token = token
             return token
         finally:
             self._lock.release()
+
+    def _raise_held_failure(self, credentials: CecCredentials) -> None:
+        failure = self._failure
+        if failure is None or failure[0] != (credentials.app_key, credentials.app_secret):
+            return
+        _, until, exc = failure
+        left = until - self._clock()
+        if left <= 0:
+            return
+        if isinstance(exc, TokenRefused):
+            raise TokenRefused(exc.status, cached=True)
+        raise type(exc)(
+            f"{exc.detail} (held for {FAILURE_HOLD_SECONDS:.0f} s: tokenByAkSk is not called again before then)",
+            retry_after=max(1.0, round(left)),
+        )
 
     def invalidate(self, token: Token) -> None:
         """Forget ``token`` after the API refused it; a newer one is kept."""
@@ -109,8 +146,13 @@ class TokenProvider:
             headers={"X-Token-Expire": str(self._ttl)},
             deadline=deadline,
         )
+        if 500 <= response.status_code <= 599:
+            raise UpstreamUnavailable(
+                f"tokenByAkSk answered HTTP {response.status_code}: the CEC token service is unavailable.",
+                retry_after=FAILURE_HOLD_SECONDS,
+            )
         if response.status_code != 200:
-            raise CredentialsRejected(response.status_code)
+            raise TokenRefused(response.status_code)
         try:
             body = response.json()
         except ValueError:
@@ -119,7 +161,7 @@ class TokenProvider:
             raise UpstreamBadResponse("tokenByAkSk answered 200 with a body that is not a JSON object.")
         value = body.get("AccessToken")
         if not isinstance(value, str) or not value.strip():
-            raise CredentialsRejected(response.status_code)
+            raise TokenRefused(response.status_code)
         if len(value) > MAX_TOKEN_CHARS or not _is_header_safe(value.strip()):
             raise UpstreamBadResponse("tokenByAkSk answered with an AccessToken that cannot be sent as a header.")
         redact.register("cec_token", [value, value.strip()])

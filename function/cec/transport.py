@@ -144,7 +144,7 @@ class Transport:
             if response is not None:
                 failure = f"HTTP {response.status_code}"
                 response.close()
-            wait = self._backoff(attempt, retry_after)
+            wait = self.backoff(attempt, retry_after)
             if attempt >= self.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
                 raise UpstreamUnavailable(
                     f"The CEC API is unavailable for {stage}: {failure}"
@@ -184,7 +184,11 @@ class Transport:
         prepared.headers.update(headers)
         return prepared, target.proxies
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None when ``retry_after`` is too long."""
         if retry_after is not None:
             return retry_after if retry_after <= RETRY_AFTER_CAP_SECONDS else None
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
