@@ -81,6 +81,18 @@ def _number_validator(parse: Callable[[object, int], list[str]]) -> Callable[[ob
     return validate
 
 
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError("null_refused", "null is not accepted: leave the field out instead")
+    return value
+
+
+# An optional request field sent as null is refused, never read as "absent": no-code tools
+# send empty fields as null, and reading one as absent can widen a deletion (a null extCode
+# would select every extension of the hotline).
+NotNull = BeforeValidator(_refuse_null)
+
+
 class _Model(BaseModel):
     # Answers are serialised without null fields: an absent field means unknown or
     # not applicable (see function/edge/handler.py).
@@ -96,11 +108,11 @@ class RouteSelector(_Input):
     """A hotline: every route of an access code, or the one with the given extension."""
 
     access_code: str = Field(min_length=1, max_length=32, pattern=r"^\S+$", examples=["9911411"])
-    ext_code: str | None = Field(
+    ext_code: Annotated[str | None, NotNull] = Field(
         default=None,
         max_length=12,
         pattern=r"^\S*$",
-        description='Omitted: every extension of the access code. "": the bare access code only.',
+        description='Omitted: every extension of the access code. "": the bare access code only. null is refused.',
     )
 
 
@@ -121,7 +133,7 @@ SELECTOR_ALIASES: tuple[str, ...] = tuple(to_camel(name) for name in SELECTORS)
 
 class DeleteRequest(_Input):
     """Body of ``POST /``. Give exactly one selector (dnids, ids, routes or planToken),
-    optionally with dryRun (not with planToken). A selector sent as null counts as absent. A body with none or several
+    optionally with dryRun (not with planToken). A field sent as null is refused (400). A body with none or several
     selectors answers 400 invalid_request (the rule is also in x-exactly-one-of)."""
 
     # One object with optional selectors rather than oneOf branches: code generators keep
@@ -139,14 +151,14 @@ class DeleteRequest(_Input):
         }
     )
 
-    dnids: DnidList | None = None
-    ids: IdList | None = None
-    routes: Annotated[list[RouteSelector], Field(min_length=1, max_length=1000)] | None = None
+    dnids: Annotated[DnidList | None, NotNull] = None
+    ids: Annotated[IdList | None, NotNull] = None
+    routes: Annotated[Annotated[list[RouteSelector], Field(min_length=1, max_length=1000)] | None, NotNull] = None
     dry_run: StrictBool = Field(
         default=False, description="Return the plan (what would be deleted) and delete nothing."
     )
     # Plan tokens (issue 13): a fourth selector, and the lifetime a dry run asks for.
-    plan_token: str | None = Field(
+    plan_token: Annotated[str | None, NotNull] = Field(
         default=None,
         min_length=1,
         max_length=MAX_TOKEN_CHARS,
@@ -155,7 +167,7 @@ class DeleteRequest(_Input):
             " current record still matches it (the others are reported changed or already_absent)."
         ),
     )
-    plan_ttl_seconds: int | None = Field(
+    plan_ttl_seconds: Annotated[int | None, NotNull] = Field(
         default=None,
         ge=MIN_TTL_SECONDS,
         le=MAX_TTL_SECONDS,

@@ -26,7 +26,7 @@ PATHS: dict[str, Version] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0",
 
 class _NoNullSchema(GenerateJsonSchema):
     """JSON schemas without ``null``: answers leave out fields that would be null, and a
-    null selector in a request counts as absent, so no document offers null. (Null
+    request field sent as null is refused, so no document offers null. (Null
     branches break 3.0 converters and every Swagger 2.0 consumer.)"""
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
