@@ -10,6 +10,7 @@ import pytest
 from cec_sim import SimulatorControl
 from function.cec.results import parse_delete_answer
 from function.errors import UpstreamBadResponse
+from tests.test_requests import assert_problem
 
 
 def test_all_deleted_is_200_with_names_and_ids(post: Callable[..., Any], sim: SimulatorControl) -> None:
@@ -181,3 +182,31 @@ def test_parse_delete_answer(body: dict[str, Any], status: str, deleted: list[st
 def test_parse_delete_answer_rejects_wrong_shapes(body: Any) -> None:
     with pytest.raises(UpstreamBadResponse):
         parse_delete_answer(body)
+
+
+@pytest.mark.parametrize("fault", [{"status": 500}, {"body": "html"}, {"drop": "reset"}], ids=["500", "html", "reset"])
+def test_a_plain_dnids_batch_that_fails_after_acting_is_looked_up(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None], fault: dict[str, Any]
+) -> None:
+    # The API deleted, then its answer was lost: each route is accounted for by a lookup,
+    # never assumed untouched (a retry could no longer tell: the routes are gone).
+    env(CEC_LOOKUP_BEFORE_DELETE="false", CEC_MAX_RETRIES="0")
+    sim.inject({"stage": "delete", "afterAction": True, **fault})
+    response = post({"dnids": "1,2"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert [(r["dnid"], r["outcome"]) for r in body["results"]] == [("1", "already_absent"), ("2", "already_absent")]
+    assert all("no answer" in r["description"] for r in body["results"])
+    assert body["notRestorable"] == ["1", "2"]
+    assert sim.calls("query")
+
+
+def test_a_plain_dnids_batch_that_failed_before_acting_is_the_problem(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
+    sim.inject({"stage": "delete", "status": 500})
+    problem = assert_problem(post({"dnids": "1,2"}), 502, "upstream_rejected")
+    assert "HTTP 500" in problem["detail"]
+    assert len(sim.calls("query")) == 1  # looked: both routes are still there
+    assert {1, 2} <= {r["dnid"] for r in sim.routes()}
