@@ -151,6 +151,11 @@ class Settings(BaseModel):
     )
     protected_access_codes: str | None = Field(default=None, alias="PROTECTED_ACCESS_CODES")
     audit_full_records: bool = Field(default=False, alias="AUDIT_FULL_RECORDS")
+    audit_signing_keys: SecretStr | None = Field(
+        default=None,
+        alias="AUDIT_SIGNING_KEYS",
+        description="Comma list of audit-record HMAC keys; the first signs. Unset: a key derived from the CEC AK/SK.",
+    )
 
     # Upstream-call bounds and lookup concurrency (issue 9 item 8, issue 14).
     cec_max_upstream_calls: int = Field(
