@@ -96,6 +96,7 @@ class Route:
     editable: str | None = None
     verified: bool = True
     bounded: dict[str, Any] = field(default_factory=dict)
+    part: int = 0
 
     @property
     def codes(self) -> tuple[str, str]:
@@ -324,7 +325,12 @@ def check(
             problems.append(f"{_label(entry)}: record {record} has parts of {known[0]} and of {total}")
             continue
         known[1].add(number)
+        for route in routes:
+            route.part = number
         records.routes.extend(routes)
+    # In record order, each record's routes in part order (gcloud lists newest first).
+    order = {record: index for index, record in enumerate(counts)}
+    records.routes.sort(key=lambda r: (order[r.record], r.part))
     for record, (total, numbers, request_id) in counts.items():
         missing = sorted(set(range(1, total + 1)) - numbers)
         if missing:
@@ -430,29 +436,31 @@ def create_body(route: Route) -> dict[str, Any]:
 
 
 def console_notes(route: Route, now: RouteRecord | None) -> list[dict[str, Any]]:
-    """The recorded fields createCalledRoute cannot set, and what to do about each."""
+    """The recorded fields that differ from the tenant's route (``now``; None: the route
+    createCalledRoute would make), which the API cannot set, and what to do about each."""
     notes: list[dict[str, Any]] = []
-    if route.editable not in (None, "0"):
+    recorded_editable = route.editable or "0"
+    now_editable = (now.editable or "0") if now is not None else "0"  # the API creates editable routes
+    if recorded_editable != now_editable:
         notes.append({
             "field": "editable",
             "recorded": route.editable,
-            "now": now.editable if now else None,
-            "action": f"createCalledRoute has no editable field and creates editable routes: set editable"
-            f" {route.editable} again in {CONSOLE}",
+            "now": now.editable if now is not None else None,
+            "action": f"createCalledRoute has no editable field: set editable {recorded_editable} again in {CONSOLE}",
         })  # fmt: skip
-    if route.media_type_id is None:
+    now_media = now.media_type_id if now is not None else route.media_type_id
+    if route.media_type_id is None and (now is None or now_media is not None):
         notes.append({
             "field": "mediaTypeId",
             "recorded": None,
-            "now": now.media_type_id if now else None,
-            "action": "the route had no media type; createCalledRoute gives its default (5):"
-            f" check the route in {CONSOLE}",
+            "now": now_media,
+            "action": f"the route had no media type and createCalledRoute gives one (default 5): check it in {CONSOLE}",
         })  # fmt: skip
-    elif now is not None and now.media_type_id is not None and now.media_type_id != route.media_type_id:
+    elif route.media_type_id is not None and now_media is not None and now_media != route.media_type_id:
         notes.append({
             "field": "mediaTypeId",
             "recorded": route.media_type_id,
-            "now": now.media_type_id,
+            "now": now_media,
             "action": f"the tenant shows another media type: correct it in {CONSOLE}",
         })  # fmt: skip
     return notes
