@@ -108,6 +108,7 @@ class Records:
     routes: list[Route] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)  # one line per record with parts missing
     entries: int = 0
+    unverified_skipped: int = 0  # recorded as unverified, not selected (--include-unverified)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -246,7 +247,7 @@ def _route(entry: Entry, section: str, index: int, raw: Any, *, lost: set[str], 
     return route
 
 
-def check_entry(entry: Entry, unverified: bool) -> tuple[list[Route], list[str]]:
+def check_entry(entry: Entry) -> tuple[list[Route], list[str]]:
     """The entry's routes, and what is wrong with it (nothing when it is usable)."""
     audit = entry.audit
     problems: list[str] = []
@@ -270,7 +271,7 @@ def check_entry(entry: Entry, unverified: bool) -> tuple[list[Route], list[str]]
             continue
         for index, item in enumerate(raw):
             route = _route(entry, section, index, item, lost=set(lost_raw), problems=problems)
-            if route is not None and (section == "routes" or unverified):
+            if route is not None:
                 routes.append(route)
     return routes, problems
 
@@ -298,7 +299,7 @@ def check(
                 continue
             entry.verified = False
             untrusted += 1
-        routes, wrong = check_entry(entry, unverified)
+        routes, wrong = check_entry(entry)
         if wrong:
             shown = "; ".join(wrong[:MAX_PROBLEMS_PER_ENTRY])
             more = f" (and {len(wrong) - MAX_PROBLEMS_PER_ENTRY} more)" if len(wrong) > MAX_PROBLEMS_PER_ENTRY else ""
@@ -327,7 +328,10 @@ def check(
         known[1].add(number)
         for route in routes:
             route.part = number
-        records.routes.extend(routes)
+            if route.section == "routes" or unverified:
+                records.routes.append(route)
+            else:
+                records.unverified_skipped += 1
     # In record order, each record's routes in part order (gcloud lists newest first).
     order = {record: index for index, record in enumerate(counts)}
     records.routes.sort(key=lambda r: (order[r.record], r.part))
@@ -638,10 +642,17 @@ def _finish(args: argparse.Namespace, records: Records, reports: list[dict[str, 
             "map": mapping,
             "notBack": not_back,
             "incompleteRecords": records.incomplete,
+            "unverifiedNotSelected": records.unverified_skipped,
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     for text in records.incomplete:
         print(text, file=sys.stderr)
+    if records.unverified_skipped:
+        print(
+            f"{records.unverified_skipped} route(s) recorded as unverified (gone, perhaps not by these requests)"
+            " were not selected: add --include-unverified to restore them too.",
+            file=sys.stderr,
+        )
     if missing:
         names = ", ".join(f"dnid {r['old']['dnid']} ({r['status']})" for r in missing[:50])
         more = f" and {len(missing) - 50} more" if len(missing) > 50 else ""

@@ -232,3 +232,15 @@ def test_default_settings_sign_with_the_ak_sk_and_a_dedicated_key_replaces_it(
     (dedicated, _) = keys_from_setting("dedicated-audit-key-0123456789,retired-key-0123456789")
     assert part["signature"]["keyId"] == dedicated.key_id and verify(part, [derived]) is not None
     assert verify(part, [dedicated]) is None
+
+
+def test_an_idempotent_replay_writes_no_second_record(
+    env: Callable[..., None], post: Callable[..., TestResponse], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    first = post({"dnids": "1,2"}, headers={"Idempotency-Key": "audit-once"})
+    again = post({"dnids": "1,2"}, headers={"Idempotency-Key": "audit-once"})
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json()["requestId"] == first.get_json()["requestId"]
+    (part,) = _audit_lines(capsys)
+    assert part["requestId"] == first.get_json()["requestId"]
