@@ -114,14 +114,17 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def canonical(audit: Mapping[str, Any]) -> bytes:
-    """What is signed: the part without its signature, keys sorted, ASCII only."""
+def canonical(audit: Mapping[str, Any], *, as_written: bool = False) -> bytes:
+    """What is signed: the part without its signature, keys sorted, ASCII only.
+    ``as_written``: the writer's own part, whose numbers need no normalising."""
     body = {k: v for k, v in audit.items() if k != "signature"}
-    return json.dumps(_normal(body), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    if not as_written:
+        body = _normal(body)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def sign(audit: dict[str, Any], key: SigningKey) -> None:
-    mac = hmac.new(key.secret, canonical(audit), hashlib.sha256).digest()
+    mac = hmac.new(key.secret, canonical(audit, as_written=True), hashlib.sha256).digest()
     value = base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
     audit["signature"] = {"alg": SIGNATURE_ALG, "keyId": key.key_id, "value": value}
 
@@ -170,7 +173,8 @@ def _size(value: Any) -> int:
 
 
 def _bounded_text(text: str, limit: int) -> str:
-    if _size(text) <= limit:
+    # A character is at most 12 bytes escaped (a surrogate pair): short text needs no measuring.
+    if len(text) * 12 + 2 <= limit or _size(text) <= limit:
         return text
     low, high = 0, min(len(text), limit)
     while low < high:  # the longest prefix that fits
@@ -193,6 +197,10 @@ def _bounded_route(route: dict[str, Any]) -> dict[str, Any]:
             cut[name] = {"chars": len(value), "keptChars": len(short[name]), "sha256": digest}
     short["boundedFields"] = cut
     return short
+
+
+# As long as any signature written: "aksk:" or "key:" and 16 hex digits, 43 base64 characters.
+_PROBE_SIGNATURE = {"alg": SIGNATURE_ALG, "keyId": "x" * 21, "value": "x" * 43}
 
 
 @dataclass
@@ -221,9 +229,13 @@ def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[d
         if item.not_restorable is not None:
             part["notRestorable"].append(item.not_restorable)
 
+    whole = empty()
+    for item in items:
+        add(whole, item)
+    if len(items) <= 64 and _size({**whole, "part": 1, "parts": 1, "signature": _PROBE_SIGNATURE}) <= PART_BYTES:
+        return [whole]  # the usual record: one part, measured once
     # The empty part with the largest numbers and a signature: what every part carries.
-    probe = {**empty(), "part": 10**9, "parts": 10**9, "signature": {"alg": SIGNATURE_ALG, "keyId": "x" * 21}}
-    probe["signature"]["value"] = "x" * 43
+    probe = {**empty(), "part": 10**9, "parts": 10**9, "signature": _PROBE_SIGNATURE}
     room = PART_BYTES - _size(probe)
     parts: list[dict[str, Any]] = []
     current, used = empty(), 0
