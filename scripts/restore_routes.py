@@ -180,10 +180,15 @@ def _int(value: Any, low: int, high: int) -> int | None:
 
 
 def _show(value: Any) -> str:
-    return repr(value)[:40]
+    try:
+        return repr(value)[:40]
+    except RecursionError:
+        return "(nested too deeply)"
 
 
-def _route(entry: Entry, section: str, index: int, raw: Any, *, lost: set[str], problems: list[str]) -> Route | None:
+def _route(
+    entry: Entry, section: str, index: int, raw: Any, *, lost: frozenset[str], problems: list[str]
+) -> Route | None:
     at = f"{section}[{index}]"
     if not isinstance(raw, dict):
         problems.append(f"{at} is {_show(raw)}, not an object")
@@ -263,6 +268,7 @@ def check_entry(entry: Entry) -> tuple[list[Route], list[str]]:
     if not isinstance(lost_raw, list) or not all(isinstance(d, str) for d in lost_raw):
         problems.append(f"notRestorable {_show(lost_raw)} is not a list of dnids")
         lost_raw = []
+    lost = frozenset(lost_raw)
     routes: list[Route] = []
     for section in ("routes", "unverified"):
         raw = audit.get(section, [])
@@ -270,7 +276,7 @@ def check_entry(entry: Entry) -> tuple[list[Route], list[str]]:
             problems.append(f"{section} is {_show(raw)}, not a list")
             continue
         for index, item in enumerate(raw):
-            route = _route(entry, section, index, item, lost=set(lost_raw), problems=problems)
+            route = _route(entry, section, index, item, lost=lost, problems=problems)
             if route is not None:
                 routes.append(route)
     return routes, problems

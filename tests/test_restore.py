@@ -5,6 +5,7 @@ preview, honest reports of what the API cannot set, the old -> new map and exit 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from werkzeug.test import TestResponse
 from cec_sim import SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from function.callers.audit import key_from_credentials, sign
-from scripts.restore_routes import TRUST_FLAG
+from scripts.restore_routes import TRUST_FLAG, Entry, check
 from tests.conftest import ROOT, server_env
 
 KEY = key_from_credentials(DEFAULT_APP_KEY, DEFAULT_APP_SECRET)
@@ -297,3 +298,29 @@ def test_a_record_with_parts_missing_says_so_and_unverified_routes_only_when_ask
     assert "1 route(s) recorded as unverified" in shown.stderr and "--include-unverified" in shown.stderr
     both = restore(sim, path, "--json", "--include-unverified")
     assert [r["old"]["dnid"] for r in json.loads(both.stdout)["routes"]] == ["3", "1"]
+
+
+def test_no_mutation_of_an_entry_escapes_the_checks_as_an_exception() -> None:
+    """Random damage to a valid record (types swapped, fields dropped, values nested
+    deeply): every entry is either usable or one problem line, never a crash."""
+    rng = random.Random(19)
+    base = entry([GOOD, {**GOOD, "dnid": "4", "mediaTypeId": 19, "editable": "1"}], unverified=[GOOD])["audit"]
+    weird: list[Any] = [None, True, 1.5, -1, 2**70, "", "abc", [], {}, [1, [2]], {"a": {}}, "\u2028\ud800", "9" * 5000]
+    deep: Any = []
+    for _ in range(900):
+        deep = [deep]
+    weird.append(deep)
+    for _ in range(400):
+        audit = json.loads(json.dumps({k: v for k, v in base.items() if k != "signature"}))
+        for _ in range(rng.randint(1, 4)):
+            routes = [r for k in ("routes", "unverified") if isinstance(audit.get(k), list) for r in audit[k]]
+            dicts = [r for r in routes if isinstance(r, dict)]
+            target = audit if rng.random() < 0.4 or not dicts else rng.choice(dicts)
+            name = rng.choice(list(target) or ["x"])
+            if rng.random() < 0.2:
+                target.pop(name, None)
+            else:
+                target[name] = rng.choice(weird)
+        records, problems, untrusted = check([Entry("x", audit)], [KEY], trust=True, unverified=True)
+        assert untrusted == 1 and len(problems) <= 1
+        assert problems or records.routes or records.incomplete or audit.get("routes") == []
