@@ -114,17 +114,22 @@ def _normal(value: Any) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical(audit: Mapping[str, Any], *, as_written: bool = False) -> bytes:
     """What is signed: the part without its signature, keys sorted, ASCII only.
     ``as_written``: the writer's own part, whose numbers need no normalising."""
     body = {k: v for k, v in audit.items() if k != "signature"}
     if not as_written:
         body = _normal(body)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _CANONICAL.encode(body).encode("ascii")
 
 
-def sign(audit: dict[str, Any], key: SigningKey) -> None:
-    mac = hmac.new(key.secret, canonical(audit, as_written=True), hashlib.sha256).digest()
+def sign(audit: dict[str, Any], key: SigningKey, message: bytes | None = None) -> None:
+    """Sign ``audit`` (``message``: its canonical form, when the caller has it already)."""
+    message = canonical(audit, as_written=True) if message is None else message
+    mac = hmac.new(key.secret, message, hashlib.sha256).digest()
     value = base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
     audit["signature"] = {"alg": SIGNATURE_ALG, "keyId": key.key_id, "value": value}
 
@@ -214,7 +219,9 @@ class _Item:
         return _size(self.value) + 2 + extra
 
 
-def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[dict[str, Any]]:
+def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[tuple[dict[str, Any], bytes | None]]:
+    """The parts, each with its canonical form when it was computed on the way."""
+
     def empty() -> dict[str, Any]:
         part: dict[str, Any] = {**header, "routes": [], "unverified": [], "notRestorable": []}
         if with_api:
@@ -229,11 +236,16 @@ def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[d
         if item.not_restorable is not None:
             part["notRestorable"].append(item.not_restorable)
 
-    whole = empty()
-    for item in items:
-        add(whole, item)
-    if len(items) <= 64 and _size({**whole, "part": 1, "parts": 1, "signature": _PROBE_SIGNATURE}) <= PART_BYTES:
-        return [whole]  # the usual record: one part, measured once
+    if len(items) <= 64:
+        # The usual record: one part, measured by its canonical form (which is signed
+        # next): the formatter's separators add one character after each of its
+        # separators, so the line's object is at most twice as long, plus a signature.
+        whole = {**empty(), "part": 1, "parts": 1}
+        for item in items:
+            add(whole, item)
+        body = canonical(whole, as_written=True)
+        if 2 * len(body) + _size(_PROBE_SIGNATURE) + 20 <= PART_BYTES:
+            return [(whole, body)]
     # The empty part with the largest numbers and a signature: what every part carries.
     probe = {**empty(), "part": 10**9, "parts": 10**9, "signature": _PROBE_SIGNATURE}
     room = PART_BYTES - _size(probe)
@@ -259,7 +271,7 @@ def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[d
         used += size
     if used or not parts:
         parts.append(current)
-    return parts
+    return [(part, None) for part in parts]
 
 
 def _entry(dnid: str, records: Mapping[str, RouteRecord], known: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -335,10 +347,10 @@ def audit_result(
         header["planId"] = plan_id
     parts = _parts(header, items, with_api)
     key = _signing_key
-    for number, part in enumerate(parts, start=1):
+    for number, (part, body) in enumerate(parts, start=1):
         part["part"], part["parts"] = number, len(parts)
         if key is not None:
-            sign(part, key)
+            sign(part, key, body)
         log.event(
             logging.INFO,
             MESSAGE,
