@@ -206,6 +206,7 @@ def _bounded_route(route: dict[str, Any]) -> dict[str, Any]:
 
 # As long as any signature written: "aksk:" or "key:" and 16 hex digits, 43 base64 characters.
 _PROBE_SIGNATURE = {"alg": SIGNATURE_ALG, "keyId": "x" * 21, "value": "x" * 43}
+_SIGNATURE_BYTES = len(json.dumps({"signature": _PROBE_SIGNATURE}))
 
 
 @dataclass
@@ -244,7 +245,7 @@ def _parts(header: dict[str, Any], items: list[_Item], with_api: bool) -> list[t
         for item in items:
             add(whole, item)
         body = canonical(whole, as_written=True)
-        if 2 * len(body) + _size(_PROBE_SIGNATURE) + 20 <= PART_BYTES:
+        if 2 * len(body) + _SIGNATURE_BYTES <= PART_BYTES:
             return [(whole, body)]
     # The empty part with the largest numbers and a signature: what every part carries.
     probe = {**empty(), "part": 10**9, "parts": 10**9, "signature": _PROBE_SIGNATURE}
