@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from function import log
 from function.callers import audit
@@ -27,6 +28,7 @@ from function.callers.audit import (
 from function.callers.auth import Caller
 from function.cec.lookup import RouteRecord
 from function.models import DeleteResult, RouteResult
+from tests.conftest import CREDENTIALS_SECRET
 
 KEY = key_from_credentials("ak-0123456789", "sk-0123456789abcdef")
 CALLER = Caller(method="api_key", principal="api_key:ops", scope="api_key:ops")
@@ -244,3 +246,25 @@ def test_an_idempotent_replay_writes_no_second_record(
     assert again.get_json()["requestId"] == first.get_json()["requestId"]
     (part,) = _audit_lines(capsys)
     assert part["requestId"] == first.get_json()["requestId"]
+
+
+def test_after_an_ak_sk_rotation_new_records_are_signed_with_the_new_key(
+    env: Callable[..., None],
+    post: Callable[..., TestResponse],
+    sim: SimulatorControl,
+    secrets: FakeSecretManagerControl,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env(SECRET_CACHE_TTL_SECONDS="0")
+    capsys.readouterr()
+    assert post({"dnids": "1"}).status_code == 200
+    (before,) = _audit_lines(capsys)
+    sim.configure(app_key="rotated-ak-0123456789", app_secret="rotated-sk-0123456789abcdef")
+    rotated = {"app_key": "rotated-ak-0123456789", "app_secret": "rotated-sk-0123456789abcdef"}
+    secrets.add_version(CREDENTIALS_SECRET, json.dumps(rotated))
+    assert post({"dnids": "2"}).status_code == 200
+    (after,) = _audit_lines(capsys)
+    old = key_from_credentials(DEFAULT_APP_KEY, DEFAULT_APP_SECRET)
+    new = key_from_credentials(rotated["app_key"], rotated["app_secret"])
+    assert verify(before, [old]) is None and verify(after, [new]) is None
+    assert verify(before, [new]) is not None and verify(after, [old]) is not None

@@ -296,6 +296,8 @@ def test_a_record_with_parts_missing_says_so_and_unverified_routes_only_when_ask
     assert "part(s) 3 of 3 are not in the input" in shown.stderr
     assert [r["old"]["dnid"] for r in json.loads(shown.stdout)["routes"]] == ["3"]
     assert "1 route(s) recorded as unverified" in shown.stderr and "--include-unverified" in shown.stderr
+    twice = restore(sim, path, path, "--json")  # the same parts twice count once
+    assert [r["old"]["dnid"] for r in json.loads(twice.stdout)["routes"]] == ["3"]
     both = restore(sim, path, "--json", "--include-unverified")
     assert [r["old"]["dnid"] for r in json.loads(both.stdout)["routes"]] == ["3", "1"]
 
