@@ -50,7 +50,7 @@ PART_BYTES = 64 * 1024
 FIELD_BYTES = 4096
 SIGNATURE_ALG = "HMAC-SHA256"
 KEY_LABEL = b"cec-called-routes audit record signing v1"
-RESTORABLE = ("deleted",)
+DELETED = ("deleted",)
 UNVERIFIED = ("already_absent", "unknown")
 
 
@@ -310,7 +310,7 @@ def audit_result(
         outcome = outcomes.get(dnid)
         if outcome is None or outcome.outcome in UNVERIFIED:
             unverified.append(dnid)
-        elif outcome.outcome in RESTORABLE:
+        elif outcome.outcome in DELETED:
             deleted.append(dnid)
         else:
             continue
