@@ -32,8 +32,8 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{
 _CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]+))?(?:;o=([01]))?")
 _MAX_SPAN = 2**64 - 1
 
-# Cloud Logging takes entries of at most 256 KB; a line is kept well under that. The
-# audit entries (function/callers/audit.py, 250 routes each, about 46 KB) must stay below it.
+# Cloud Logging takes entries of at most 256 KB; a line is kept well under that. An
+# audit part (function/callers/audit.py) is at most 64 KB and is never cut.
 MAX_LINE_BYTES = 128 * 1024
 _MAX_FIELD_CHARS = 1024
 _MAX_LIST_ITEMS = 20
@@ -178,16 +178,23 @@ def _too_long(line: str) -> bool:
 
 
 def _shortened(entry: dict[str, Any]) -> str:
-    """The entry with long strings cut, then also long lists; if still too long, its core."""
+    """The entry with long strings cut, then also long lists; if still too long, its core.
+
+    An audit record part is never cut (it is signed, and bounded by its writer): only
+    the fields around it are, and the line then says ``truncatedOutsideAudit``."""
+    names: tuple[str, ...] = ("audit", "logging.googleapis.com/labels") if "audit" in entry else ()
+    kept = {k: entry[k] for k in names if k in entry}
+    marker = "truncatedOutsideAudit" if kept else "truncated"
+    rest = {k: v for k, v in entry.items() if k not in kept}
     for items in (None, _MAX_LIST_ITEMS):
-        short = _cut(entry, items)
-        short["truncated"] = True
-        line = _render(short)
+        short = _cut(rest, items)
+        short[marker] = True
+        line = _render({**short, **kept})
         if not _too_long(line):
             return line
     core = {k: short[k] for k in ("severity", "message", "time", "logger", "requestId") if k in short}
-    core["truncated"] = True
-    return _render(core)
+    core[marker] = True
+    return _render({**core, **kept})
 
 
 def _cut(value: Any, items: int | None, depth: int = 0) -> Any:

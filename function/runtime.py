@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 
 from function import log, redact
+from function.callers.audit import SigningCredentials
 from function.callers.auth import CallerAuthenticator
 from function.callers.guards import Guards
 from function.cec.client import CecClient
-from function.cec.credentials import CredentialProvider
 from function.cec.tokens import TokenProvider
 from function.cec.transport import Transport
 from function.errors import NotConfigured
@@ -55,7 +55,7 @@ def build(settings: Settings) -> Runtime:
         pool_size=connection_pool_size(settings),
     )
     tokens = TokenProvider(transport=transport, url=settings.token_url, ttl_seconds=settings.cec_token_ttl_seconds)
-    credentials = CredentialProvider(settings, secrets)
+    credentials = SigningCredentials(settings, secrets)
     client = CecClient(
         base_url=settings.api_base_url,
         transport=transport,

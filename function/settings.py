@@ -167,6 +167,11 @@ class Settings(BaseModel):
             " record and can be restored; false gives that up for fewer upstream calls."
         ),
     )
+    audit_signing_keys: SecretStr | None = Field(
+        default=None,
+        alias="AUDIT_SIGNING_KEYS",
+        description="Comma list of audit-record HMAC keys; the first signs. Unset: a key derived from the CEC AK/SK.",
+    )
 
     # Upstream-call bounds and lookup concurrency (issue 9 item 8, issue 14).
     cec_max_upstream_calls: int = Field(

@@ -262,9 +262,8 @@ def test_the_audit_entry_of_a_deletion_brings_the_routes_back(
         new = after[codes]
         assert (new["devicetype"], new["deviceId"]) == (old["devicetype"], old["deviceId"])
         assert new["dnid"] != old["dnid"] and new["id"] != old["id"]
-        assert {"dnid": new["dnid"], "id": new["id"]}.items() <= {
-            k: v for r in report if (r["accessCode"], r["extCode"]) == codes for k, v in
-            (("dnid", int(r["dnid"])), ("id", r["id"]))}.items()  # fmt: skip
+        (restored,) = [r for r in report if (r["accessCode"], r["extCode"]) == codes]
+        assert restored["new"] == {"dnid": str(new["dnid"]), "id": new["id"]}
     assert len(sim.calls("create")) == 3
 
     # Run again: the routes exist, nothing is created twice.

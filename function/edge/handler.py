@@ -211,6 +211,8 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
         )
         if result.results is not None:
             summary["outcomes"] = _count_outcomes(result.results)
+        if result.not_restorable:
+            summary["notRestorable"] = len(result.not_restorable)
     return flask.Response(payload, answer.http_status, mimetype="application/json")
 
 

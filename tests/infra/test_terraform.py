@@ -49,7 +49,7 @@ DELIBERATELY_UNSET = {
     "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
     "CALLER_POLICIES": "the module uses CALLER_POLICIES_FILE or CALLER_POLICIES_SECRET (caller_policies = true)",
     "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
-    "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
+    "CEC_LOOKUP_BEFORE_DELETE": "default true (restorable); false via extra_environment_variables",
     "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
     "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES_PER_CALLER": "tuning: code default (1000 per caller, memory store)",
