@@ -397,13 +397,13 @@ class Tenant:
     def routes(self, access_code: str, ext_code: str) -> list[RouteRecord] | None:
         """The routes with these codes; None when the lookup could not finish."""
         if access_code not in self._by_code:
-            found, complete = find_routes(
+            found, incomplete = find_routes(
                 self.client, access_code, None, budget=LookupBudget(LOOKUP_RECORDS), deadline=Deadline(self.seconds)
             )
             table: dict[str, list[RouteRecord]] = {}
             for record in found:
                 table.setdefault(record.ext_code, []).append(record)
-            self._by_code[access_code] = table if complete else None
+            self._by_code[access_code] = table if incomplete is None else None
         known = self._by_code[access_code]
         return None if known is None else known.get(ext_code, [])
 

@@ -139,6 +139,7 @@ def test_routes_recorded_without_their_record_make_the_restore_exit_1_naming_the
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
+    env(CEC_LOOKUP_BEFORE_DELETE="false")
     capsys.readouterr()
     assert post({"dnids": "1,2"}).status_code == 200  # no lookup first: dnids only
     lines = write(tmp_path / "audit.jsonl", audit_lines(capsys))
@@ -146,6 +147,32 @@ def test_routes_recorded_without_their_record_make_the_restore_exit_1_naming_the
     assert shown.returncode == 1  # before: "cannot restore" and exit 0
     assert "dnid 1 (not_restorable), dnid 2 (not_restorable)" in shown.stderr
     assert "recorded by dnid only" in shown.stdout
+
+
+def test_a_deletion_whose_lookup_cannot_finish_goes_ahead_flagged_not_restorable(
+    env: Callable[..., None],
+    post: Callable[..., TestResponse],
+    sim: SimulatorControl,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # At default settings, a tenant larger than CEC_MAX_LOOKUP_RECORDS: dnid 2 is on the
+    # first page (looked up, restorable); 5150 is not reached, so it is sent without a record.
+    env(CEC_MAX_LOOKUP_RECORDS="100")
+    sim.add_routes(100, start=5100)
+    capsys.readouterr()
+    response = post({"dnids": "2,5150"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["notRestorable"] == ["5150"]
+    out = capsys.readouterr().out
+    summary = next(json.loads(line) for line in out.splitlines() if '"httpRequest"' in line)
+    assert summary["notRestorable"] == 1  # what the log-based metric counts
+    audits = [json.loads(line) for line in out.splitlines() if "called routes deleted" in line]
+    (audit,) = [line["audit"] for line in audits]
+    assert audit["notRestorable"] == ["5150"] and [r["dnid"] for r in audit["routes"]] == ["2", "5150"]
+    shown = restore(sim, write(tmp_path / "audit.jsonl", audits))
+    assert shown.returncode == 1
+    assert "dnid 5150 (not_restorable)" in shown.stderr and "dnid 2 " not in shown.stderr
 
 
 def test_every_credential_source_of_the_function_is_accepted(
