@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from function import log, redact
 from function.budget import Deadline
+from function.callers.iam import IamRejected, IamVerifier
+from function.callers.policies import Forbidden
 from function.errors import FunctionError, Misconfigured, NotConfigured, SecretUnavailable, Unauthenticated
 from function.log import HeaderLookup
 from function.secret_manager import SecretReader
@@ -36,9 +38,6 @@ NONE_WARNING = (
 # A name in ``API_KEYS`` entries written ``name=key``; the first character is a letter,
 # so that a base64 key with padding (``abc=``) is never mistaken for a name.
 _KEY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
-# Cloud Run passes the verified ID token on; a JWT of a few KiB at most.
-MAX_ID_TOKEN_CHARS = 16384
-IAM_IDENTITY_HEADERS = ("X-Serverless-Authorization", "Authorization")
 
 # Only ASCII whitespace is trimmed from a key: NBSP, NEL and the like are part of
 # what was sent, and a key with them is another key.
@@ -141,34 +140,6 @@ def webhook_key(secret: str) -> bytes | None:
     return key or None
 
 
-def iam_identity(headers: HeaderLookup) -> str:
-    """The caller's email (else ``sub``) from the ID token Cloud Run has verified.
-
-    Cloud Run checks the token's signature before the request reaches the container
-    and passes the token on with the signature removed, so only its payload is read
-    here. Returns "anonymous" when no token is readable (a local run).
-    """
-    for name in IAM_IDENTITY_HEADERS:
-        value = headers.get(name) or ""
-        scheme, _, token = value.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_ID_TOKEN_CHARS:
-            continue
-        parts = token.strip().split(".")
-        if len(parts) < 2:
-            continue
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except (ValueError, binascii.Error, RecursionError):
-            continue
-        if not isinstance(payload, dict):
-            continue
-        for claim in ("email", "sub"):
-            identity = payload.get(claim)
-            if isinstance(identity, str) and 0 < len(identity) <= 254 and identity.isprintable():
-                return identity
-    return "anonymous"
-
-
 class CallerAuthenticator:
     def __init__(self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time) -> None:
         self.methods = settings.caller_auth
@@ -190,6 +161,7 @@ class CallerAuthenticator:
             self._static_keys = named_keys(settings.api_keys.get_secret_value())
             if "api_key" in self.methods and not self._static_keys:
                 raise NotConfigured("API_KEYS holds no usable key: set it to one or more keys (or name=key entries).")
+        self._iam = IamVerifier(settings) if "iam" in self.methods else None
         self._webhook_key: bytes | None = None
         if "webhook" in self.methods and settings.webhook_secret is not None:
             secret = settings.webhook_secret.get_secret_value()
@@ -209,7 +181,16 @@ class CallerAuthenticator:
                 log.event(30, NONE_WARNING)
                 return Caller(method, "none", "none")
             if method == "iam":
-                principal = "iam:" + iam_identity(headers)
+                assert self._iam is not None
+                try:
+                    principal = "iam:" + self._iam.identify(headers, deadline)
+                except IamRejected as exc:
+                    reasons.append(exc.reason)
+                    continue
+                except (Forbidden, NotConfigured) as exc:
+                    failures.append(exc)
+                    reasons.append(f"iam: refused ({exc.code})")
+                    continue
                 return Caller(method, principal, principal)
             if method == "api_key":
                 try:
