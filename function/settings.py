@@ -248,8 +248,11 @@ class Settings(BaseModel):
         if "webhook" in self.caller_auth:
             if not self.webhook_secret:
                 problems.append("CALLER_AUTH includes webhook but WEBHOOK_SECRET is not set.")
-            elif not _is_webhook_secret(self.webhook_secret.get_secret_value()):
-                problems.append("WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_ followed by base64).")
+            elif not _are_webhook_secrets(self.webhook_secret.get_secret_value()):
+                problems.append(
+                    "WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_ followed by base64),"
+                    " nor a comma list of them, each optionally named (name=whsec_...)."
+                )
         if "iam" in self.caller_auth:
             problems.extend(self._iam_problems())
         if not self.cec_base_url:
@@ -295,6 +298,21 @@ _IAM_MEMBER = re.compile(r"((?:serviceAccount|user):)?([^\s:,@]+@[^\s:,@]+)")
 
 def _comma_list(value: str | None) -> list[str]:
     return [entry.strip() for entry in (value or "").replace("\n", ",").split(",") if entry.strip()]
+
+
+# A secret's name in WEBHOOK_SECRET, as API_KEYS names keys (function/callers/auth.py):
+# a letter first, so that base64 padding ("whsec_abc=") is never read as a name.
+_SECRET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+
+
+def _are_webhook_secrets(value: str) -> bool:
+    """Whether every comma- or newline-separated entry is ``whsec_...`` or ``name=whsec_...``."""
+    secrets = []
+    for entry in _comma_list(value):
+        name, sep, secret = entry.partition("=")
+        named = sep and secret and not secret.startswith("=") and _SECRET_NAME.fullmatch(name.strip())
+        secrets.append(secret.strip() if named else entry)
+    return bool(secrets) and all(_is_webhook_secret(secret) for secret in secrets)
 
 
 def _is_webhook_secret(value: str) -> bool:
