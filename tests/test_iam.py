@@ -36,6 +36,7 @@ AUDIENCE = "https://europe-west1-p.cloudfunctions.net/cec-called-routes"
 SCHEDULER = "scheduler@p.iam.gserviceaccount.com"
 OPERATOR = "Ops@Example.com"
 ALLOWED = f"serviceAccount:{SCHEDULER}, user:{OPERATOR.lower()}"
+BODY_2 = json.dumps({"dnids": "2"}).encode()
 
 
 def _key_and_cert() -> tuple[bytes, str]:
@@ -244,10 +245,13 @@ def test_after_an_unchecked_request_the_instance_refuses_forwarded_tokens(
     """A request without a token reached the function: Cloud Run is not checking, so the
     marker proves nothing any more; tokens verified here still pass."""
     capsys.readouterr()
+    # What is not a JWT (an OAuth access token, say) proves nothing either way.
+    assert_problem(send(client, bearer("ya29.an-opaque-access-token")), 401, "unauthenticated")
+    assert send(client, bearer(forwarded({"email": SCHEDULER}))).status_code == 200
     assert_problem(send(client, {}), 401, "unauthenticated")
     problem = assert_problem(send(client, bearer(forwarded({"email": SCHEDULER}))), 503, "not_configured")
     assert "without Cloud Run's invoker check" in problem["detail"]
-    assert send(client, bearer(keys.sign())).status_code == 200
+    assert send(client, bearer(keys.sign()), BODY_2).status_code == 200
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     alerts = [line for line in lines if "without Cloud Run's invoker check" in line["message"]]
     assert [line["severity"] for line in alerts] == ["CRITICAL"]  # once per instance

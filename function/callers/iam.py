@@ -9,7 +9,7 @@ is disabled): it is verified here with google-auth against Google's certificates
 one of this function's URLs (``IAM_AUDIENCES``), unexpired and issued by Google.
 Either way the token's email must be one of ``IAM_ALLOWED_PRINCIPALS``.
 
-A request without a token, or with a token still signed, is evidence that Cloud Run
+A request without a token, or with a JWT still signed, is evidence that Cloud Run
 did not check it. Then a token carrying the marker may be forged by anyone, so from
 the first such request on, the instance refuses every token carrying the marker (503
 ``not_configured``) and logs why, once, at CRITICAL; tokens it verifies itself still pass.
@@ -177,7 +177,8 @@ class IamVerifier:
         header = _json_segment(parts[0]) if len(parts) == 3 and len(token) <= MAX_ID_TOKEN_CHARS else None
         payload = _json_segment(parts[1]) if header is not None else None
         if header is None or payload is None:
-            self._unchecked()
+            # Not evidence that Cloud Run skipped its check: it may pass on what it
+            # accepts that is not a JWT (an OAuth access token).
             raise IamRejected("iam: the ID token is not a readable JWT")
         if parts[2] == SIGNATURE_MARKER:
             if self.unchecked_seen:
