@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +30,9 @@ from flask.testing import FlaskClient
 from google.auth import crypt, jwt
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
+from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
-from tests.conftest import CREDENTIALS_SECRET, server_env
+from tests.conftest import CREDENTIALS_SECRET, ROOT, server_env
 from tests.test_auth import BODY, send
 from tests.test_requests import assert_problem
 
@@ -326,3 +330,47 @@ def test_the_real_server_verifies_signed_tokens_and_refuses_the_rest(
         refused = post(bearer(forwarded({"email": SCHEDULER})))
         assert refused.status_code == 503 and refused.headers["Content-Type"] == "application/problem+json"
     assert len(sim.calls("delete")) == 1
+
+
+# A fresh interpreter, as a cold instance is: a request with Cloud Run's marker token
+# never imports google-auth's verifier; a token still signed does (the control case).
+_COLD_CHILD = """
+import json, sys
+import functions_framework
+app = functions_framework.create_app(target="delete_called_route", source="main.py")
+response = app.test_client().post("/", data=b'{"dnids": "1"}', content_type="application/json",
+                                  headers={"Authorization": "Bearer " + sys.argv[1]})
+assert response.status_code == 200, response.get_data(as_text=True)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("google.oauth2", "google.auth")))))
+"""
+
+
+def test_only_a_token_cloud_run_did_not_check_imports_google_auth(sim: SimulatorControl, keys: KeySet) -> None:
+    environment = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    environment |= {
+        "CALLER_AUTH": "iam",
+        "IAM_ALLOWED_PRINCIPALS": ALLOWED,
+        "IAM_AUDIENCES": AUDIENCE,
+        "IAM_CERTS_URL": keys.url,
+        "CEC_BASE_URL": sim.base_url,
+        "CEC_APP_KEY": DEFAULT_APP_KEY,
+        "CEC_APP_SECRET": DEFAULT_APP_SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def loaded(token: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", _COLD_CHILD, token],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        modules: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+        return modules
+
+    assert loaded(forwarded({"email": SCHEDULER})) == []
+    assert "google.oauth2.id_token" in loaded(keys.sign())
