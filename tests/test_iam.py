@@ -71,12 +71,13 @@ class KeySet:
         self.other_key, _ = _key_and_cert()  # a key nobody published
         self.body = json.dumps({"k1": published_cert}).encode()
         self.fetches = 0
+        self.status = 200
         keys = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 keys.fetches += 1
-                self.send_response(200)
+                self.send_response(keys.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Cache-Control", "public, max-age=19000, must-revalidate, no-transform")
                 self.send_header("Content-Length", str(len(keys.body)))
@@ -259,6 +260,21 @@ def test_after_an_unchecked_request_the_instance_refuses_forwarded_tokens(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     alerts = [line for line in lines if "without Cloud Run's invoker check" in line["message"]]
     assert [line["severity"] for line in alerts] == ["CRITICAL"]  # once per instance
+
+
+def test_certificates_that_cannot_be_fetched_refuse_the_token_and_are_not_fetched_per_request(
+    client: FlaskClient, iam_env: Callable[..., None], keys: KeySet, sim: SimulatorControl
+) -> None:
+    keys.status = 503
+    try:
+        before = keys.fetches
+        for _ in range(3):
+            problem = assert_problem(send(client, bearer(keys.sign())), 401, "unauthenticated")
+            assert "certificates could not be fetched" in problem["detail"]
+        assert keys.fetches == before + 1
+    finally:
+        keys.status = 200
+    assert sim.calls() == []
 
 
 def test_a_signed_token_without_iam_audiences_is_refused(

@@ -30,6 +30,8 @@ from function import log
 from function.budget import Deadline
 from function.callers.policies import Forbidden
 from function.errors import NotConfigured, UpstreamTimeout
+from function.http_deadline import DeadlineAdapter
+from function.http_deadline import deadline as wall_clock
 from function.log import HeaderLookup
 from function.settings import Settings
 
@@ -148,8 +150,12 @@ class GoogleCerts:
 
         timeout = deadline.timeout(CERTS_TIMEOUT_SECONDS, "fetching Google's token-signing certificates")
         with requests.Session() as session:
-            response = Request(session)(self.url, method="GET", timeout=timeout)
-        if response.status != 200 or len(response.data) > MAX_CERTS_BYTES:
+            # Bounded in wall-clock time and size, as every upstream call (function/http_deadline.py).
+            session.mount("https://", DeadlineAdapter(max_retries=0, max_response_bytes=MAX_CERTS_BYTES))
+            session.mount("http://", DeadlineAdapter(max_retries=0, max_response_bytes=MAX_CERTS_BYTES))
+            with wall_clock(timeout):
+                response = Request(session)(self.url, method="GET", timeout=timeout)
+        if response.status != 200:
             raise CertsUnavailable(f"HTTP {response.status}")
         return response
 
