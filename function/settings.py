@@ -55,6 +55,23 @@ class Settings(BaseModel):
     webhook_secret: SecretStr | None = Field(
         default=None, alias="WEBHOOK_SECRET", description="Standard Webhooks secret (whsec_...)."
     )
+    # Cloud Run IAM callers (function/callers/iam.py).
+    iam_allowed_principals: str | None = Field(
+        default=None,
+        alias="IAM_ALLOWED_PRINCIPALS",
+        description="Comma list of the IAM members (serviceAccount:EMAIL, user:EMAIL, or an email) iam accepts.",
+    )
+    iam_audiences: str | None = Field(
+        default=None,
+        alias="IAM_AUDIENCES",
+        description="Comma list of this function's URLs: the audiences a token Cloud Run did not check must name.",
+    )
+    iam_certs_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v1/certs",
+        alias="IAM_CERTS_URL",
+        pattern=r"^(https://\S+|http://127\.0\.0\.1(:[0-9]+)?(/\S*)?)$",
+        description="Where Google's ID-token certificates are fetched (https, or loopback http for tests).",
+    )
 
     cec_base_url: str | None = Field(
         default=None,
@@ -232,6 +249,16 @@ class Settings(BaseModel):
     def api_base_url(self) -> str:
         return (self.cec_base_url or "").rstrip("/")
 
+    @property
+    def iam_principals(self) -> frozenset[str]:
+        """The emails of IAM_ALLOWED_PRINCIPALS, lowercased."""
+        found = (_IAM_MEMBER.fullmatch(entry) for entry in _comma_list(self.iam_allowed_principals))
+        return frozenset(match.group(2).lower() for match in found if match)
+
+    @property
+    def iam_audience_list(self) -> tuple[str, ...]:
+        return tuple(_comma_list(self.iam_audiences))
+
     def missing(self) -> list[str]:
         """What keeps this configuration from serving requests, one sentence each."""
         problems: list[str] = []
@@ -242,8 +269,13 @@ class Settings(BaseModel):
         if "webhook" in self.caller_auth:
             if not self.webhook_secret:
                 problems.append("CALLER_AUTH includes webhook but WEBHOOK_SECRET is not set.")
-            elif not _is_webhook_secret(self.webhook_secret.get_secret_value()):
-                problems.append("WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_ followed by base64).")
+            elif not _are_webhook_secrets(self.webhook_secret.get_secret_value()):
+                problems.append(
+                    "WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_ followed by base64),"
+                    " nor a comma list of them, each optionally named (name=whsec_...)."
+                )
+        if "iam" in self.caller_auth:
+            problems.extend(self._iam_problems())
         if not self.cec_base_url:
             problems.append("CEC_BASE_URL is not set: set it to your tenant's CEC API base URL.")
         has_env_pair = bool(self.cec_app_key and self.cec_app_secret)
@@ -262,6 +294,46 @@ class Settings(BaseModel):
         if self.idempotency_store == "firestore" and not self.google_cloud_project:
             problems.append("IDEMPOTENCY_STORE=firestore needs GOOGLE_CLOUD_PROJECT (the project of the database).")
         return problems
+
+    def _iam_problems(self) -> list[str]:
+        entries = _comma_list(self.iam_allowed_principals)
+        if not entries:
+            return [
+                "CALLER_AUTH includes iam but IAM_ALLOWED_PRINCIPALS is not set: list the members who may call"
+                " (serviceAccount:EMAIL, user:EMAIL); iam refuses everyone until it is set."
+            ]
+        # Positions only: the entries are not secret, but this answer goes to callers not yet known.
+        bad = [str(n) for n, entry in enumerate(entries, 1) if not _IAM_MEMBER.fullmatch(entry)]
+        if bad:
+            return [
+                f"IAM_ALLOWED_PRINCIPALS entry {', '.join(bad)} is not serviceAccount:EMAIL, user:EMAIL or an email"
+                " (an ID token names its email only: group:, domain: and principalSet: members cannot be checked)."
+            ]
+        return []
+
+
+# An allow-list entry: an IAM member of a single identity as Terraform and gcloud write
+# it, or the bare email.
+_IAM_MEMBER = re.compile(r"((?:serviceAccount|user):)?([^\s:,@]+@[^\s:,@]+)")
+
+
+def _comma_list(value: str | None) -> list[str]:
+    return [entry.strip() for entry in (value or "").replace("\n", ",").split(",") if entry.strip()]
+
+
+# A secret's name in WEBHOOK_SECRET, as API_KEYS names keys (function/callers/auth.py):
+# a letter first, so that base64 padding ("whsec_abc=") is never read as a name.
+_SECRET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+
+
+def _are_webhook_secrets(value: str) -> bool:
+    """Whether every comma- or newline-separated entry is ``whsec_...`` or ``name=whsec_...``."""
+    secrets = []
+    for entry in _comma_list(value):
+        name, sep, secret = entry.partition("=")
+        named = sep and secret and not secret.startswith("=") and _SECRET_NAME.fullmatch(name.strip())
+        secrets.append(secret.strip() if named else entry)
+    return bool(secrets) and all(_is_webhook_secret(secret) for secret in secrets)
 
 
 def _is_webhook_secret(value: str) -> bool:

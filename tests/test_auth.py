@@ -132,11 +132,6 @@ def test_any_listed_method_may_accept(client: FlaskClient, env: Callable[..., No
     assert "api_key:" in problem["detail"] and "webhook:" in problem["detail"]
 
 
-def test_iam_trusts_the_platform(client: FlaskClient, env: Callable[..., None]) -> None:
-    env(CALLER_AUTH="iam", API_KEYS=None)
-    assert send(client, {}).status_code == 200
-
-
 def test_none_warns_in_the_logs_of_every_request(
     client: FlaskClient, env: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,20 +177,6 @@ def test_missing_configuration_is_503_not_configured(
     assert health.status_code == 200 and health.get_json()["configured"] is False
 
 
-def _id_token(claims: dict[str, Any]) -> str:
-    """An ID token as Cloud Run hands it on: header and payload, signature removed."""
-
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.SIGNATURE_REMOVED_BY_GOOGLE"
-
-
-def _summary_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    return [line for line in lines if line.get("message", "").startswith("POST / ")]
-
-
 def test_named_api_keys_name_the_caller_in_the_summary_never_the_key(
     client: FlaskClient, env: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,31 +191,3 @@ def test_named_api_keys_name_the_caller_in_the_summary_never_the_key(
     padded = "key-" + hashlib.sha256(b"padded-key==").hexdigest()[:12]
     assert callers == ["api_key:ops", f"api_key:{fingerprint}", f"api_key:{padded}"]
     assert "first-key-0123" not in output and "second-key-4567" not in output
-
-
-def test_iam_callers_are_told_apart_by_their_verified_token(
-    client: FlaskClient, env: Callable[..., None], sim: SimulatorControl, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env(CALLER_AUTH="iam", API_KEYS=None)
-    a = {"Authorization": "Bearer " + _id_token({"email": "scheduler@p.iam.gserviceaccount.com", "sub": "1"})}
-    b = {"Authorization": "Bearer " + _id_token({"sub": "107"}), "Idempotency-Key": "shared"}
-    capsys.readouterr()
-    assert send(client, {**a, "Idempotency-Key": "shared"}).status_code == 200
-    other = send(client, b)  # B reuses A's key: its own scope, so it runs (and converges)
-    assert other.status_code == 200 and "Idempotent-Replayed" not in other.headers
-    assert len(sim.calls("delete")) == 1  # B's lookup finds the route gone: nothing left to send
-    callers = [line.get("caller") for line in _summary_lines(capsys)]
-    assert callers == ["iam:scheduler@p.iam.gserviceaccount.com", "iam:107"]
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["Bearer", "Bearer a", "Bearer a.!!!.c", "Bearer " + "x" * 20000, "Basic abc", "Bearer a.bnVsbA.c"],
-)
-def test_unreadable_iam_tokens_are_anonymous_never_an_error(
-    client: FlaskClient, env: Callable[..., None], capsys: pytest.CaptureFixture[str], value: str
-) -> None:
-    env(CALLER_AUTH="iam", API_KEYS=None)
-    capsys.readouterr()
-    assert send(client, {"Authorization": value}).status_code == 200
-    assert [line.get("caller") for line in _summary_lines(capsys)] == ["iam:anonymous"]

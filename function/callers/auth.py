@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from function import log, redact
 from function.budget import Deadline
+from function.callers.iam import IamRejected, IamVerifier
+from function.callers.policies import Forbidden
 from function.errors import FunctionError, Misconfigured, NotConfigured, SecretUnavailable, Unauthenticated
 from function.log import HeaderLookup
 from function.secret_manager import SecretReader
@@ -36,9 +38,6 @@ NONE_WARNING = (
 # A name in ``API_KEYS`` entries written ``name=key``; the first character is a letter,
 # so that a base64 key with padding (``abc=``) is never mistaken for a name.
 _KEY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
-# Cloud Run passes the verified ID token on; a JWT of a few KiB at most.
-MAX_ID_TOKEN_CHARS = 16384
-IAM_IDENTITY_HEADERS = ("X-Serverless-Authorization", "Authorization")
 
 # Only ASCII whitespace is trimmed from a key: NBSP, NEL and the like are part of
 # what was sent, and a key with them is another key.
@@ -61,7 +60,7 @@ class Caller:
     """Who called, as far as the accepting method can tell.
 
     ``principal`` names the caller in logs, audit records and policies
-    (``api_key:<name>``, ``webhook``, ``iam:<email>``, ``none``); ``scope`` keeps
+    (``api_key:<name>``, ``webhook`` or ``webhook:<name>``, ``iam:<email>``, ``none``); ``scope`` keeps
     callers' idempotency keys apart. Neither ever contains a credential.
     """
 
@@ -141,32 +140,28 @@ def webhook_key(secret: str) -> bytes | None:
     return key or None
 
 
-def iam_identity(headers: HeaderLookup) -> str:
-    """The caller's email (else ``sub``) from the ID token Cloud Run has verified.
+@dataclass(frozen=True)
+class WebhookKey:
+    principal: str  # "webhook" for an unnamed secret, "webhook:<name>" for a named one
+    key: bytes
 
-    Cloud Run checks the token's signature before the request reaches the container
-    and passes the token on with the signature removed, so only its payload is read
-    here. Returns "anonymous" when no token is readable (a local run).
+
+def webhook_keys(text: str) -> list[WebhookKey]:
+    """The HMAC keys of WEBHOOK_SECRET's entries, ``whsec_...`` or ``name=whsec_...``.
+
+    The entries are separated as API_KEYS entries are; each secret is registered for
+    masking. Raises NotConfigured when an entry is unusable or there is none.
     """
-    for name in IAM_IDENTITY_HEADERS:
-        value = headers.get(name) or ""
-        scheme, _, token = value.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_ID_TOKEN_CHARS:
-            continue
-        parts = token.strip().split(".")
-        if len(parts) < 2:
-            continue
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except (ValueError, binascii.Error, RecursionError):
-            continue
-        if not isinstance(payload, dict):
-            continue
-        for claim in ("email", "sub"):
-            identity = payload.get(claim)
-            if isinstance(identity, str) and 0 < len(identity) <= 254 and identity.isprintable():
-                return identity
-    return "anonymous"
+    keys: list[WebhookKey] = []
+    for name, secret in _key_entries(text):
+        redact.register("webhook_secret", [secret, secret.removeprefix("whsec_")])
+        key = webhook_key(secret)
+        if key is None:
+            raise NotConfigured("WEBHOOK_SECRET is not usable: each entry must be whsec_ followed by valid base64.")
+        keys.append(WebhookKey("webhook" if name == key_fingerprint(secret) else "webhook:" + name, key))
+    if not keys:
+        raise NotConfigured("WEBHOOK_SECRET holds no secret.")
+    return keys
 
 
 class CallerAuthenticator:
@@ -190,13 +185,10 @@ class CallerAuthenticator:
             self._static_keys = named_keys(settings.api_keys.get_secret_value())
             if "api_key" in self.methods and not self._static_keys:
                 raise NotConfigured("API_KEYS holds no usable key: set it to one or more keys (or name=key entries).")
-        self._webhook_key: bytes | None = None
+        self._iam = IamVerifier(settings) if "iam" in self.methods else None
+        self._webhook_keys: list[WebhookKey] = []
         if "webhook" in self.methods and settings.webhook_secret is not None:
-            secret = settings.webhook_secret.get_secret_value()
-            self._webhook_key = webhook_key(secret)
-            if self._webhook_key is None:
-                raise NotConfigured("WEBHOOK_SECRET is not usable: it must be whsec_ followed by valid base64.")
-            redact.register("webhook_secret", [secret, secret.removeprefix("whsec_")])
+            self._webhook_keys = webhook_keys(settings.webhook_secret.get_secret_value())
 
     def authenticate(self, headers: HeaderLookup, body: bytes, deadline: Deadline) -> Caller:
         """Who is calling, by the first method that accepts the request; raises Unauthenticated."""
@@ -209,7 +201,16 @@ class CallerAuthenticator:
                 log.event(30, NONE_WARNING)
                 return Caller(method, "none", "none")
             if method == "iam":
-                principal = "iam:" + iam_identity(headers)
+                assert self._iam is not None
+                try:
+                    principal = "iam:" + self._iam.identify(headers, deadline)
+                except IamRejected as exc:
+                    reasons.append(exc.reason)
+                    continue
+                except (Forbidden, NotConfigured) as exc:
+                    failures.append(exc)
+                    reasons.append(f"iam: refused ({exc.code})")
+                    continue
                 return Caller(method, principal, principal)
             if method == "api_key":
                 try:
@@ -221,10 +222,9 @@ class CallerAuthenticator:
                 if name is not None:
                     return Caller(method, "api_key:" + name, "api_key:" + name)
             else:
-                webhook_reason = self._check_webhook(headers, body)
-                if webhook_reason is None:
-                    return Caller(method, "webhook", "webhook")
-                reason = webhook_reason
+                signer, reason = self._check_webhook(headers, body)
+                if signer is not None:
+                    return Caller(method, signer, signer)
             reasons.append(reason)
         if failures:
             raise failures[0]
@@ -257,8 +257,8 @@ class CallerAuthenticator:
                 matched = key.name
         return matched, f"api_key: the {API_KEY_HEADER} header does not match a configured key"
 
-    def _check_webhook(self, headers: HeaderLookup, body: bytes) -> str | None:
-        """None when the Standard Webhooks signature holds, else the reason it does not.
+    def _check_webhook(self, headers: HeaderLookup, body: bytes) -> tuple[str | None, str]:
+        """(the principal of the secret whose signature holds, or None; the reason when none does).
 
         Verified here, strictly, rather than by the standardwebhooks library, which
         decodes base64 leniently (junk inside or after a signature passed), reads the
@@ -266,22 +266,23 @@ class CallerAuthenticator:
         decodes the body as UTF-8 before signing (so a signed non-UTF-8 body failed
         as a bad signature instead of reaching the JSON check).
         """
-        assert self._webhook_key is not None
+        assert self._webhook_keys
         present = {name: headers.get(name, "") for name in WEBHOOK_HEADERS}
         missing = [name for name, value in present.items() if not value]
         if missing:
-            return f"webhook: missing header {', '.join(missing)}"
+            return None, f"webhook: missing header {', '.join(missing)}"
         msg_id, timestamp, signatures = (present[name] for name in WEBHOOK_HEADERS)
         if not _TIMESTAMP.fullmatch(timestamp):
-            return "webhook: webhook-timestamp is not a Unix time in seconds (decimal digits only)"
+            return None, "webhook: webhook-timestamp is not a Unix time in seconds (decimal digits only)"
         age = self._clock() - int(timestamp)
         if age > WEBHOOK_TOLERANCE_SECONDS:
-            return "webhook: webhook-timestamp is more than 5 minutes old"
+            return None, "webhook: webhook-timestamp is more than 5 minutes old"
         if age < -WEBHOOK_TOLERANCE_SECONDS:
-            return "webhook: webhook-timestamp is more than 5 minutes in the future"
+            return None, "webhook: webhook-timestamp is more than 5 minutes in the future"
         signed = msg_id.encode("utf-8", errors="surrogateescape") + b"." + timestamp.encode("ascii") + b"." + body
-        expected = hmac.new(self._webhook_key, signed, hashlib.sha256).digest()
-        matched = malformed = False
+        expected = [(key.principal, hmac.new(key.key, signed, hashlib.sha256).digest()) for key in self._webhook_keys]
+        matched: str | None = None
+        malformed = False
         entries = signatures.split(" ")
         for entry in entries[:MAX_WEBHOOK_SIGNATURES]:
             if not entry:
@@ -299,13 +300,15 @@ class CallerAuthenticator:
             if base64.b64encode(decoded).decode("ascii") != signature:
                 malformed = True  # non-canonical: stray bits in the last character
                 continue
-            # No early exit: the time taken must not tell which entry came close.
-            matched = hmac.compare_digest(decoded, expected) or matched
-        if matched:
-            return None
+            # No early exit: the time taken must not tell which entry or secret came close.
+            for principal, digest in expected:
+                if hmac.compare_digest(decoded, digest) and matched is None:
+                    matched = principal
+        if matched is not None:
+            return matched, ""
         if malformed or len(entries) > MAX_WEBHOOK_SIGNATURES:
-            return (
+            return None, (
                 "webhook: the webhook-signature header is malformed"
                 " (expected 'v1,<base64 of 32 bytes>' entries separated by spaces)"
             )
-        return "webhook: no webhook-signature matches the body"
+        return None, "webhook: no webhook-signature matches the body"

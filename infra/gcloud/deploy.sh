@@ -17,7 +17,10 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
   --name NAME           function name and resource prefix, default cec-called-routes
   --caller-auth LIST    comma list of iam, webhook, api_key; default iam
   --public              let allUsers invoke (needs webhook and/or api_key, not iam)
-  --invoker MEMBER      extra IAM member allowed to invoke (repeatable)
+  --invoker MEMBER      extra IAM member allowed to invoke (repeatable): user:,
+                        serviceAccount:, group:, principal:, principalSet: (never
+                        allUsers, allAuthenticatedUsers, domain:); with iam, the
+                        user: and serviceAccount: ones fill IAM_ALLOWED_PRINCIPALS
   --runtime RUNTIME     python311, python312 (default) or python313
   --schedule CRON       create or update a Cloud Scheduler job with this schedule
   --job NAME            scheduler job suffix, default nightly
@@ -95,6 +98,14 @@ for m in "${methods[@]}"; do
     none) die "--caller-auth none is for local runs only and is never deployed" ;;
     *) die "unknown --caller-auth method: $m (use iam, webhook, api_key)" ;;
   esac
+done
+# The same rule as Terraform's invoker_members: single identities and groups, never
+# allUsers, allAuthenticatedUsers or domain: (--public is the one way to publish). A
+# public principal set (principalSet://goog/public:...) is refused too.
+for member in ${INVOKERS[@]+"${INVOKERS[@]}"}; do
+  [[ "$member" =~ ^(user|serviceAccount|group|principal|principalSet):[^[:space:],\;]+$ &&
+    "$member" != principalSet://goog/public:* ]] ||
+    die "--invoker ${member} is refused: use IAM members such as serviceAccount:..., user:..., group:...; never a public one (--public grants allUsers, without iam)"
 done
 if $PUBLIC; then
   # "iam" trusts Cloud Run's check, which allUsers switches off.
@@ -277,6 +288,28 @@ ENV_VARS+=";THREADS=${CONCURRENCY}"
 ((CONCURRENCY > 1)) && CPU_FLAGS+=(--cpu=1)
 ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
 $has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
+if $has_iam; then
+  # Who iam accepts (function/callers/iam.py): the scheduler's invoker account and the
+  # --invoker members that name one identity; an ID token names its email only, so a
+  # group's members are refused (403) unless listed one by one.
+  ALLOWED=""
+  [[ -z "$SCHEDULE" ]] || ALLOWED="serviceAccount:${INVOKER_SA}"
+  for member in ${INVOKERS[@]+"${INVOKERS[@]}"}; do
+    case "$member" in
+      user:* | serviceAccount:*) ALLOWED+="${ALLOWED:+,}${member}" ;;
+      *) echo "deploy.sh: note: ${member%%:*} members may invoke through Cloud Run, but caller-auth iam refuses them (403) unless listed as user: or serviceAccount:" >&2 ;;
+    esac
+  done
+  if [[ -n "$ALLOWED" ]]; then
+    ENV_VARS+=";IAM_ALLOWED_PRINCIPALS=${ALLOWED}"
+  else
+    echo "deploy.sh: note: no --invoker user:/serviceAccount: and no --schedule: caller-auth iam refuses every caller (503 not_configured) until IAM_ALLOWED_PRINCIPALS is set" >&2
+  fi
+  # The URLs a token must name when Cloud Run did not check it: the cloudfunctions.net
+  # URL and the deterministic run.app URL, both known before the function exists
+  # (https://cloud.google.com/run/docs/triggering/https-request).
+  ENV_VARS+=";IAM_AUDIENCES=https://${REGION}-${PROJECT}.cloudfunctions.net/${NAME},https://${NAME}-${PROJECT_NUMBER}.${REGION}.run.app"
+fi
 ENV_VARS+=";LOG_EXECUTION_ID=true" # the platform's own; declared, as in Terraform
 SECRET_FLAGS=()
 SECRET_SPEC="" # --set-secrets takes one comma list of every mount

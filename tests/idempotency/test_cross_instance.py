@@ -51,6 +51,8 @@ def instance_env(sim_url: str, secrets_url: str, extra: dict[str, str]) -> dict[
         CEC_CREDENTIALS_SECRET=CREDENTIALS_SECRET + "/versions/latest",
         SECRET_MANAGER_ENDPOINT=secrets_url,
         GOOGLE_CLOUD_PROJECT="test-project",
+        # Identities Cloud Run let through; the forger is one of them (test below).
+        IAM_ALLOWED_PRINCIPALS=f"serviceAccount:{SCHEDULER}, user:intruder@elsewhere.example",
     )
     env.update(extra)
     return env

@@ -308,3 +308,81 @@ def test_secret_names_match_the_terraform_module() -> None:
     for suffix in ("-cec-credentials", "-api-keys", "-webhook-secret", "-images", "-src"):
         assert f'{suffix}"' in main_tf or f"{suffix}\n" in main_tf, suffix
         assert suffix in script, suffix
+
+
+def _terraform_invoker_rule() -> str:
+    """The member-kind alternation of Terraform's invoker_members validation."""
+    for path in sorted((ROOT / "infra" / "terraform").rglob("*.tf")):
+        match = re.search(r'regex\("\^\(([a-zA-Z|]+)\):", m\)', path.read_text(encoding="utf-8"))
+        if match:
+            return match.group(1)
+    raise AssertionError("Terraform's invoker_members validation not found")
+
+
+def test_invoker_rule_is_terraforms() -> None:
+    kinds = _terraform_invoker_rule()
+    assert f'"$member" =~ ^({kinds}):' in DEPLOY_SH.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        "allUsers",
+        "allAuthenticatedUsers",
+        "domain:example.com",
+        "ops@example.com",
+        "principalSet://goog/public:all",
+        "user:ops@example.com;CALLER_AUTH=none",
+        "serviceAccount:a@p.iam.gserviceaccount.com,allUsers",
+    ],
+)
+def test_public_or_malformed_invokers_are_refused_before_any_command(tmp_path: Path, member: str) -> None:
+    for auth in ("iam", "webhook"):
+        result = dry_run(
+            tmp_path, *BASE, "--caller-auth", auth, "--invoker", "user:ok@example.com", "--invoker", member
+        )
+        assert result.returncode == 2, result.stdout
+        assert f"--invoker {member} is refused" in result.stderr
+        assert result.stdout == ""
+
+
+def _deploy_env(output: str) -> dict[str, str]:
+    (deploy,) = commands(output, "gcloud functions deploy ")
+    pairs = search(r"--set-env-vars=\^;\^([^' ]+)", deploy).group(1).split(";")
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_iam_mode_gets_the_allow_list_and_audiences_the_function_reads(tmp_path: Path) -> None:
+    from function.settings import load_settings
+
+    members = ["user:ops@example.com", "group:team@example.com", "serviceAccount:wf@other.iam.gserviceaccount.com"]
+    args = [arg for member in members for arg in ("--invoker", member)]
+    result = dry_run(tmp_path, *BASE, *args, "--schedule", "0 3 * * *", "--dnids", "1")
+    assert result.returncode == 0, result.stderr
+    env = _deploy_env(result.stdout)
+    inv = "cec-called-routes-inv@my-proj-123.iam.gserviceaccount.com"
+    assert env["IAM_ALLOWED_PRINCIPALS"] == f"serviceAccount:{inv},user:ops@example.com,{members[2]}"
+    assert env["IAM_AUDIENCES"] == (
+        "https://europe-west1-my-proj-123.cloudfunctions.net/cec-called-routes,"
+        "https://cec-called-routes-PROJECT_NUMBER.europe-west1.run.app"
+    )
+    assert "group members may invoke through Cloud Run, but caller-auth iam refuses them" in result.stderr
+    # Every member is still granted the invoker role, the group included.
+    bindings = commands(result.stdout, "gcloud functions add-invoker-policy-binding ")
+    assert sorted(b.split("--member=")[1].split(" ")[0] for b in bindings) == sorted(
+        [*members, f"serviceAccount:{inv}"]
+    )
+    # The function accepts these values as they are.
+    settings = load_settings({**env, "CEC_APP_KEY": "k", "CEC_APP_SECRET": "s"})
+    assert settings.missing() == []
+    assert settings.iam_principals == {inv, "ops@example.com", "wf@other.iam.gserviceaccount.com"}
+
+
+def test_iam_without_identities_to_allow_says_it_will_refuse_everyone(tmp_path: Path) -> None:
+    result = dry_run(tmp_path, *BASE, "--invoker", "group:team@example.com")
+    assert result.returncode == 0, result.stderr
+    assert "IAM_ALLOWED_PRINCIPALS" not in _deploy_env(result.stdout)
+    assert "caller-auth iam refuses every caller (503 not_configured)" in result.stderr
+    result = dry_run(tmp_path, *BASE, "--caller-auth", "webhook", "--invoker", "user:ops@example.com")
+    assert result.returncode == 0, result.stderr
+    assert not [name for name in _deploy_env(result.stdout) if name.startswith("IAM_")]

@@ -54,7 +54,12 @@ DELIBERATELY_UNSET = {
     "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES_PER_CALLER": "tuning: code default (1000 per caller, memory store)",
     "IDEMPOTENCY_STORE_TIMEOUT_SECONDS": "tuning: code default (2 s); extra_environment_variables",
+    "IAM_CERTS_URL": "test-only override pointing at a local key set; Google's certificates by default",
 }
+# Read by the code and still to be set by the module (iam's allow-list and audiences,
+# function/callers/iam.py); test_the_module_sets_the_iam_allow_list_and_audiences fails
+# loudly (strict xfail) once it does, so that this entry goes with it.
+PENDING_IN_MODULE = {"IAM_ALLOWED_PRINCIPALS", "IAM_AUDIENCES"}
 # Set only in some modes; the mode condition is checked below.
 CONDITIONAL = {
     "CEC_TOKEN_URL": "null when derived from CEC_BASE_URL",
@@ -153,7 +158,7 @@ def test_every_variable_the_code_reads_is_set_or_deliberately_unset(module: Modu
     set_by_module -= set(PLATFORM)
     unknown = set_by_module - set(aliases)
     assert not unknown, f"the module sets variables the code never reads: {unknown}"
-    unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET)
+    unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET) - PENDING_IN_MODULE
     assert not unclassified, f"read by the code but neither set nor listed as optional: {unclassified}"
     stale = set(DELIBERATELY_UNSET) & set_by_module
     assert not stale, f"listed as unset but the module sets them: {stale}"
@@ -485,3 +490,8 @@ def test_all_features_root_sets_every_module_variable(module: Module) -> None:
         arguments = set(root["module"][instance]) - {"source"}
         expected = set(module["variable"]) - (only_scheduled if instance == "public" else set())
         assert arguments == expected, (instance, expected ^ arguments)
+
+
+@pytest.mark.xfail(strict=True, reason="the module does not set iam's allow-list and audiences yet")
+def test_the_module_sets_the_iam_allow_list_and_audiences(module: Module) -> None:
+    assert environment_keys(module) | set(secret_env(module)) >= PENDING_IN_MODULE
