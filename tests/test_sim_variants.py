@@ -357,3 +357,11 @@ def test_the_command_line_lists_and_applies_personalities() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def test_the_docs_page_names_every_personality_and_variant() -> None:
+    page = (ROOT / "docs" / "CEC_API.md").read_text()
+    for name in PERSONALITIES:
+        assert f"`{name}`" in page, name
+    for field in VARIANT_DEFAULTS:
+        assert f"`{field}`" in page, field
