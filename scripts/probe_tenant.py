@@ -46,6 +46,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from function import redact
 from function.budget import Deadline
 from function.cec.credentials import CredentialProvider
 from function.errors import FunctionError
@@ -103,14 +104,19 @@ class Answer:
         return "other"
 
     def describe(self) -> str:
+        """One line for the report; upstream text is masked (the function's secret mask) before it is cut."""
         if self.status is None:
             return f"no answer ({self.error})"
         body = self.body if isinstance(self.body, dict) else None
         if body is None:
             return f"HTTP {self.status}, {self.error or 'no JSON body'}"
         if "error_code" in body:
-            return f"HTTP {self.status} {body.get('error_code')} {str(body.get('error_msg', ''))[:60]!r}"
-        return f"HTTP {self.status} returnCode {body.get('returnCode')!r} {str(body.get('description', ''))[:60]!r}"
+            return f"HTTP {self.status} {_text(body.get('error_code'), 20)} {_text(body.get('error_msg'))!r}"
+        return f"HTTP {self.status} returnCode {_text(body.get('returnCode'), 20)!r} {_text(body.get('description'))!r}"
+
+
+def _text(value: Any, limit: int = 60) -> str:
+    return redact.mask("" if value is None else str(value))[:limit]
 
 
 @dataclass
@@ -167,7 +173,10 @@ class Probe:
         )
         body = answer.body if isinstance(answer.body, dict) else {}
         access = body.get("AccessToken") if answer.status == 200 else None
-        return answer, access if isinstance(access, str) and access else None
+        if not isinstance(access, str) or not access:
+            return answer, None
+        redact.register("cec_token", [access])
+        return answer, access
 
     def headers(self, token: str, header: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {token}"}
@@ -184,7 +193,10 @@ class Probe:
 
 
 def listing(answer: Answer) -> tuple[Any, list[dict[str, Any]]]:
-    data = answer.body["data"] if answer.kind == "ok" else {}
+    """data.total and the records of a query answer; Stop(3) if it is not a page."""
+    if answer.kind != "ok":
+        raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answer.describe()})")
+    data = answer.body["data"]
     records = data.get("calledRouteList")
     return data.get("total"), [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 
@@ -246,6 +258,8 @@ def check_token(probe: Probe, report: Report) -> str:
     settings = probe.settings
     answer, token = probe.token()
     if token is None:
+        if answer.kind == "throttled":
+            raise Stop(UNREACHABLE, f"tokenByAkSk stayed throttled ({answer.describe()}): try again later")
         if answer.kind == "not_found":
             report.tenant["token_url"] = "not_found"
             raise Stop(

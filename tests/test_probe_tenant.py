@@ -243,3 +243,20 @@ def test_configuration_errors_exit_2_without_a_call(sim: SimulatorControl, setti
     code, report = probe(sim, **settings)
     assert code == 2 and report["calls"] == 0 and report["problems"]
     assert sim.calls() == []
+
+
+def test_upstream_text_quoting_secrets_is_masked(sim: SimulatorControl) -> None:
+    # The first query's answer quotes the AK/SK and the token back.
+    sim.inject({"stage": "query", "times": 1, "status": 403, "description": "", "echo_secrets": True})
+    done = subprocess.run(
+        [sys.executable, str(PROBE)],
+        check=False,
+        env=server_env(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "app_key=[redacted]" in done.stdout
+    for secret in (DEFAULT_APP_KEY, DEFAULT_APP_SECRET, "sim-token-"):
+        assert secret not in done.stdout + done.stderr
+    assert sim.deleted() == []
