@@ -50,13 +50,13 @@ from function import redact
 from function.budget import Deadline
 from function.cec.credentials import CredentialProvider
 from function.errors import FunctionError
+from function.http_deadline import DeadlineAdapter, deadline
 from function.secret_manager import SecretReader
 from function.settings import Settings, load_settings
 
 QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"
 PAGE = 100
 MAX_CALLS = 40
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30.0
 MAX_CLOCK_SKEW_SECONDS = 300  # the function's own bound for believing CreateTime
 THROTTLE_BACKOFF_SECONDS = (0.5, 1.0)  # one wait per retry of a throttled call
@@ -150,21 +150,26 @@ class Probe:
                 time.sleep(THROTTLE_BACKOFF_SECONDS[attempt])
         return answer
 
+    def __post_init__(self) -> None:
+        # The function's bounds on a call, not its client: a wall-clock deadline for the
+        # whole answer (a dripping upstream cannot hold the probe) and a size cap.
+        adapter = DeadlineAdapter(max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
     def _send(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> Answer:
         try:
-            with self.session.post(
-                url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
-            ) as response:
-                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-                status = response.status_code
+            with deadline(self.timeout):
+                response = self.session.post(
+                    url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+                raw = response.content
         except requests.RequestException as exc:
             return Answer(None, error=type(exc).__name__)
-        if len(raw) > MAX_ANSWER_BYTES:
-            return Answer(status, error="answer larger than 4 MiB")
         try:
-            return Answer(status, json.loads(raw))
+            return Answer(response.status_code, json.loads(raw))
         except ValueError:
-            return Answer(status, error="not JSON")
+            return Answer(response.status_code, error="not JSON")
 
     def token(self) -> tuple[Answer, str | None]:
         headers = {"X-Token-Expire": str(self.settings.cec_token_ttl_seconds)}
@@ -298,11 +303,16 @@ def check_app_key(probe: Probe, report: Report, token: str) -> tuple[str | None,
     """Queries with the configured X-APP-Key (its answer is the first page), the app key,
     none and a wrong value; returns the header that works (None: none does) and that page."""
     tried = [probe.header] + [h for h in ("app-key", "omit", "wrong") if h != probe.header]
-    answers = {h: probe.query(token, h, 0, PAGE if h == probe.header else 1) for h in tried}
-    kinds = {h: a.kind for h, a in answers.items()}
-    if all(k in ("unavailable", "other", "not_found", "throttled") for k in kinds.values()):
-        raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answers[probe.header].describe()})")
-    accepted = {h for h, k in kinds.items() if k == "ok"}
+    answers: dict[str, Answer] = {}
+    for header in tried:
+        # Only a page or a refusal tells; anything else (no answer, 5xx, throttled) is asked once more.
+        for _ in range(2):
+            answers[header] = probe.query(token, header, 0, PAGE if header == probe.header else 1)
+            if answers[header].kind in ("ok", "forbidden", "token"):
+                break
+        else:
+            raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answers[header].describe()})")
+    accepted = {h for h, a in answers.items() if a.kind == "ok"}
     if "app-key" in accepted:
         mode = ("ignored" if "wrong" in accepted else "optional") if "omit" in accepted else "required"
     elif "omit" in accepted:

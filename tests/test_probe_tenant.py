@@ -260,3 +260,13 @@ def test_upstream_text_quoting_secrets_is_masked(sim: SimulatorControl) -> None:
     for secret in (DEFAULT_APP_KEY, DEFAULT_APP_SECRET, "sim-token-"):
         assert secret not in done.stdout + done.stderr
     assert sim.deleted() == []
+
+
+def test_a_dripping_answer_is_cut_at_the_timeout(sim: SimulatorControl) -> None:
+    # One byte a second: without a wall-clock bound this one answer would take minutes.
+    sim.inject({"stage": "query", "times": 1, "drip": 1.0, "drip_body_only": True, "drip_max_seconds": 100})
+    code, report = probe(sim, CEC_TIMEOUT_SECONDS="2")
+    assert code == 0, report
+    findings = [c["finding"] for c in report["checks"] if c["check"] == "X-APP-Key"]
+    assert report["tenant"]["app_key_header"] == "optional"
+    assert sum(1 for c in sim.calls() if c["stage"] == "query" and c["appKey"] == DEFAULT_APP_KEY) >= 2, findings
