@@ -124,6 +124,17 @@ def test_the_revocation_check_on_a_tenant_that_keeps_tokens(sim: SimulatorContro
     assert code == 0 and report["tenant"]["token_mode"] == "multi"
 
 
+def test_the_revocation_check_warns_first(sim: SimulatorControl) -> None:
+    env = server_env(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET)
+    command = [sys.executable, str(PROBE), "--json"]
+    quiet = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(
+        [*command, "--check-token-revocation"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "WARNING" not in quiet.stderr
+    assert "WARNING" in loud.stderr and "revoke" in loud.stderr
+
+
 def test_the_token_port_variant_with_its_token_url(sim: SimulatorControl) -> None:
     sim.personality("token-port")
     code, report = probe(sim, CEC_TOKEN_URL=sim.token_url())
@@ -167,6 +178,7 @@ def test_fields_latency_and_the_human_report(sim: SimulatorControl) -> None:
     assert tenant["token_field_types"]["Expires"] == "string"
     assert tenant["media_filter"] == {"mediaTypeId": True, "mediatypeId": True}
     assert abs(tenant["clock_skew_seconds"]) < 60 and not report["advice"]
+    assert 8 <= report["calls"] <= 12  # "about 10 on a quiet tenant" (docs/CEC_API.md)
     latency = tenant["latency_ms"]
     assert latency["all"]["calls"] == report["calls"] == len(sim.calls())
     assert latency["all"]["min"] <= latency["all"]["median"] <= latency["all"]["max"]
