@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from function import redact
 from function.budget import Deadline
+from function.cec.bounded import bounded_int
 from function.cec.credentials import CredentialProvider
 from function.errors import FunctionError
 from function.http_deadline import DeadlineAdapter, deadline
@@ -64,6 +65,7 @@ WRONG_APP_KEY = "probe-not-the-app-key"
 UNUSABLE_TOKEN = "probe-unusable-token-0000000000000000"
 EDITABLE_VALUES = {"0", "1", "2", "3", None}
 FIELDS = ("id", "dnid", "accessCode", "extCode", "devicetype", "deviceId", "deviceDesc", "mediatypeId", "mediaTypeId")
+MAX_NUMBER = 2**63 - 1  # as the function's parser: larger dnids, totals and times are not believed
 HANDLED, UNHANDLED, USAGE, UNREACHABLE = 0, 1, 2, 3
 
 
@@ -222,12 +224,13 @@ def json_type(value: Any, present: bool = True) -> str:
     return "string" if isinstance(value, str) else type(value).__name__
 
 
+def number(value: Any) -> int | None:
+    """A JSON number or digit string, read with the function's bounded parser (else None)."""
+    return bounded_int(value, low=0, high=MAX_NUMBER)
+
+
 def usable_dnid(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return value > 0
-    return isinstance(value, str) and value.strip().isdigit() and int(value) > 0
+    return bool(number(value))
 
 
 @dataclass
@@ -279,11 +282,12 @@ def check_token(probe: Probe, report: Report) -> str:
     report.tenant["token_url"] = "custom" if settings.cec_token_url else "default"
     report.recommended["CEC_TOKEN_URL"] = settings.cec_token_url or "(not needed: the default works)"
     expires = body.get("Expires")
-    lifetime = int(expires) if isinstance(expires, str | int) and str(expires).strip().isdigit() else None
+    lifetime = number(expires)
     report.tenant["token_lifetime"] = lifetime
     report.tenant["token_field_types"] = {k: json_type(v) for k, v in body.items() if k != "AccessToken"}
     created = body.get("CreateTime")
-    skew = int(created) - int(time.time()) if isinstance(created, str | int) and str(created).isdigit() else None
+    created_at = number(created)
+    skew = None if created_at is None else created_at - int(time.time())
     report.tenant["clock_skew_seconds"] = skew
     asked = settings.cec_token_ttl_seconds
     report.line(
@@ -356,7 +360,7 @@ def check_paging(probe: Probe, report: Report, token: str, working: str, first: 
     first = first if first.kind == "ok" and working == probe.header else probe.query(token, working, 0)
     total, page0 = listing(first)
     _, page0_again = listing(probe.query(token, working, 0))
-    total_int = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
+    total_int = number(total)
     report.tenant["total"] = total_int
     if total_int is None:
         report.problems.append(f"data.total is not a number ({total!r}): no lookup can tell it read everything")

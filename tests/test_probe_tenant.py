@@ -282,3 +282,12 @@ def test_a_dripping_answer_is_cut_at_the_timeout(sim: SimulatorControl) -> None:
     findings = [c["finding"] for c in report["checks"] if c["check"] == "X-APP-Key"]
     assert report["tenant"]["app_key_header"] == "optional"
     assert sum(1 for c in sim.calls() if c["stage"] == "query" and c["appKey"] == DEFAULT_APP_KEY) >= 2, findings
+
+
+def test_numbers_too_long_to_be_numbers_are_not_believed(sim: SimulatorControl) -> None:
+    huge = "9" * 5000  # int() refuses it; the function's bounded parser answers None
+    page = {"total": huge, "calledRouteList": [{"id": "1", "dnid": huge, "accessCode": "1", "extCode": ""}]}
+    sim.inject({"stage": "query", "times": 1, "json": {"returnCode": "0", "description": "ok", "data": page}})
+    code, report = probe(sim)
+    assert code == 1 and report["tenant"]["total"] is None
+    assert "data.total is not a number" in report["problems"][0]
