@@ -90,8 +90,8 @@ class SimState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (app_key, expiry)
     clock_offset: float = 0.0
-    # API calls (query/delete/create) and queries since the last reset: throttling and
-    # the rotating order count them.
+    # Since the last reset: API calls (query/delete/create), which throttling counts, and
+    # queries in a shuffled or rotating order, which pick the order.
     api_calls: int = 0
     queries: int = 0
     # Re-applied on every reset (python -m cec_sim --personality NAME).
@@ -363,24 +363,28 @@ class CecHandler(BaseHandler):
         except (TypeError, ValueError):
             return Reply(400, _envelope("400", "limit and offset must be integers"))
         limit = 100 if limit <= 0 or limit > 100 else limit
-        listing = self._arranged(self.state.store.query(body))
         start = {
             "page": offset - offset % limit,
             "record": offset,
             "page_index": max(offset - 1, 0) * limit,
         }[self.state.config.offset_mode]
-        records = [r.as_record() for r in listing[start : start + limit]]
-        return Reply(200, _envelope("0", "query success", {"total": len(listing), "calledRouteList": records}))
+        if self.state.config.order == "stable":
+            total, routes = self.state.store.query(body, start, limit)
+        else:
+            listing = self._arranged(self.state.store.listing(body))
+            total, routes = len(listing), listing[start : start + limit]
+        records = [r.as_record() for r in routes]
+        return Reply(200, _envelope("0", "query success", {"total": total, "calledRouteList": records}))
 
     def _arranged(self, listing: list[Route]) -> list[Route]:
-        order = self.state.config.order
+        """The listing in a shuffled or rotating order, new on every query."""
         with self.state.lock:
             self.state.queries += 1
             turn = self.state.queries
-        if order == "shuffled":
+        if self.state.config.order == "shuffled":
             listing = list(listing)
             random.Random(turn).shuffle(listing)
-        elif order == "rotating" and listing:
+        elif listing:
             shift = turn % len(listing)
             listing = listing[shift:] + listing[:shift]
         return listing

@@ -190,7 +190,12 @@ class RouteStore:
             self._changed()
             return route
 
-    def query(self, filters: dict[str, Any]) -> list[Route]:
+    def query(self, filters: dict[str, Any], offset: int, limit: int) -> tuple[int, list[Route]]:
+        """The total ``filters`` select and ``limit`` of them from record ``offset``, in dnid order."""
+        routes = self.listing(filters)
+        return len(routes), routes[offset : offset + limit]
+
+    def listing(self, filters: dict[str, Any]) -> list[Route]:
         """The listing ``filters`` select, in dnid order. Filter like the real server:
         loosely. extCode matches by prefix, on purpose, as the official example returns
         extCodes other than the one asked for."""

@@ -46,16 +46,18 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from function import redact
 from function.budget import Deadline
+from function.cec.bounded import bounded_int
 from function.cec.credentials import CredentialProvider
 from function.errors import FunctionError
+from function.http_deadline import DeadlineAdapter, deadline
 from function.secret_manager import SecretReader
 from function.settings import Settings, load_settings
 
 QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"
 PAGE = 100
 MAX_CALLS = 40
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30.0
 MAX_CLOCK_SKEW_SECONDS = 300  # the function's own bound for believing CreateTime
 THROTTLE_BACKOFF_SECONDS = (0.5, 1.0)  # one wait per retry of a throttled call
@@ -63,6 +65,7 @@ WRONG_APP_KEY = "probe-not-the-app-key"
 UNUSABLE_TOKEN = "probe-unusable-token-0000000000000000"
 EDITABLE_VALUES = {"0", "1", "2", "3", None}
 FIELDS = ("id", "dnid", "accessCode", "extCode", "devicetype", "deviceId", "deviceDesc", "mediatypeId", "mediaTypeId")
+MAX_NUMBER = 2**63 - 1  # as the function's parser: larger dnids, totals and times are not believed
 HANDLED, UNHANDLED, USAGE, UNREACHABLE = 0, 1, 2, 3
 
 
@@ -103,14 +106,19 @@ class Answer:
         return "other"
 
     def describe(self) -> str:
+        """One line for the report; upstream text is masked (the function's secret mask) before it is cut."""
         if self.status is None:
             return f"no answer ({self.error})"
         body = self.body if isinstance(self.body, dict) else None
         if body is None:
             return f"HTTP {self.status}, {self.error or 'no JSON body'}"
         if "error_code" in body:
-            return f"HTTP {self.status} {body.get('error_code')} {str(body.get('error_msg', ''))[:60]!r}"
-        return f"HTTP {self.status} returnCode {body.get('returnCode')!r} {str(body.get('description', ''))[:60]!r}"
+            return f"HTTP {self.status} {_text(body.get('error_code'), 20)} {_text(body.get('error_msg'))!r}"
+        return f"HTTP {self.status} returnCode {_text(body.get('returnCode'), 20)!r} {_text(body.get('description'))!r}"
+
+
+def _text(value: Any, limit: int = 60) -> str:
+    return redact.mask("" if value is None else str(value))[:limit]
 
 
 @dataclass
@@ -144,21 +152,26 @@ class Probe:
                 time.sleep(THROTTLE_BACKOFF_SECONDS[attempt])
         return answer
 
+    def __post_init__(self) -> None:
+        # The function's bounds on a call, not its client: a wall-clock deadline for the
+        # whole answer (a dripping upstream cannot hold the probe) and a size cap.
+        adapter = DeadlineAdapter(max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
     def _send(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> Answer:
         try:
-            with self.session.post(
-                url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
-            ) as response:
-                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-                status = response.status_code
+            with deadline(self.timeout):
+                response = self.session.post(
+                    url, json=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+                raw = response.content
         except requests.RequestException as exc:
             return Answer(None, error=type(exc).__name__)
-        if len(raw) > MAX_ANSWER_BYTES:
-            return Answer(status, error="answer larger than 4 MiB")
         try:
-            return Answer(status, json.loads(raw))
+            return Answer(response.status_code, json.loads(raw))
         except ValueError:
-            return Answer(status, error="not JSON")
+            return Answer(response.status_code, error="not JSON")
 
     def token(self) -> tuple[Answer, str | None]:
         headers = {"X-Token-Expire": str(self.settings.cec_token_ttl_seconds)}
@@ -167,7 +180,10 @@ class Probe:
         )
         body = answer.body if isinstance(answer.body, dict) else {}
         access = body.get("AccessToken") if answer.status == 200 else None
-        return answer, access if isinstance(access, str) and access else None
+        if not isinstance(access, str) or not access:
+            return answer, None
+        redact.register("cec_token", [access])
+        return answer, access
 
     def headers(self, token: str, header: str) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {token}"}
@@ -184,7 +200,10 @@ class Probe:
 
 
 def listing(answer: Answer) -> tuple[Any, list[dict[str, Any]]]:
-    data = answer.body["data"] if answer.kind == "ok" else {}
+    """data.total and the records of a query answer; Stop(3) if it is not a page."""
+    if answer.kind != "ok":
+        raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answer.describe()})")
+    data = answer.body["data"]
     records = data.get("calledRouteList")
     return data.get("total"), [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 
@@ -205,12 +224,13 @@ def json_type(value: Any, present: bool = True) -> str:
     return "string" if isinstance(value, str) else type(value).__name__
 
 
+def number(value: Any) -> int | None:
+    """A JSON number or digit string, read with the function's bounded parser (else None)."""
+    return bounded_int(value, low=0, high=MAX_NUMBER)
+
+
 def usable_dnid(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return value > 0
-    return isinstance(value, str) and value.strip().isdigit() and int(value) > 0
+    return bool(number(value))
 
 
 @dataclass
@@ -246,6 +266,8 @@ def check_token(probe: Probe, report: Report) -> str:
     settings = probe.settings
     answer, token = probe.token()
     if token is None:
+        if answer.kind == "throttled":
+            raise Stop(UNREACHABLE, f"tokenByAkSk stayed throttled ({answer.describe()}): try again later")
         if answer.kind == "not_found":
             report.tenant["token_url"] = "not_found"
             raise Stop(
@@ -260,11 +282,12 @@ def check_token(probe: Probe, report: Report) -> str:
     report.tenant["token_url"] = "custom" if settings.cec_token_url else "default"
     report.recommended["CEC_TOKEN_URL"] = settings.cec_token_url or "(not needed: the default works)"
     expires = body.get("Expires")
-    lifetime = int(expires) if isinstance(expires, str | int) and str(expires).strip().isdigit() else None
+    lifetime = number(expires)
     report.tenant["token_lifetime"] = lifetime
     report.tenant["token_field_types"] = {k: json_type(v) for k, v in body.items() if k != "AccessToken"}
     created = body.get("CreateTime")
-    skew = int(created) - int(time.time()) if isinstance(created, str | int) and str(created).isdigit() else None
+    created_at = number(created)
+    skew = None if created_at is None else created_at - int(time.time())
     report.tenant["clock_skew_seconds"] = skew
     asked = settings.cec_token_ttl_seconds
     report.line(
@@ -284,11 +307,16 @@ def check_app_key(probe: Probe, report: Report, token: str) -> tuple[str | None,
     """Queries with the configured X-APP-Key (its answer is the first page), the app key,
     none and a wrong value; returns the header that works (None: none does) and that page."""
     tried = [probe.header] + [h for h in ("app-key", "omit", "wrong") if h != probe.header]
-    answers = {h: probe.query(token, h, 0, PAGE if h == probe.header else 1) for h in tried}
-    kinds = {h: a.kind for h, a in answers.items()}
-    if all(k in ("unavailable", "other", "not_found", "throttled") for k in kinds.values()):
-        raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answers[probe.header].describe()})")
-    accepted = {h for h, k in kinds.items() if k == "ok"}
+    answers: dict[str, Answer] = {}
+    for header in tried:
+        # Only a page or a refusal tells; anything else (no answer, 5xx, throttled) is asked once more.
+        for _ in range(2):
+            answers[header] = probe.query(token, header, 0, PAGE if header == probe.header else 1)
+            if answers[header].kind in ("ok", "forbidden", "token"):
+                break
+        else:
+            raise Stop(UNREACHABLE, f"queryCalledRoute answered no usable page ({answers[header].describe()})")
+    accepted = {h for h, a in answers.items() if a.kind == "ok"}
     if "app-key" in accepted:
         mode = ("ignored" if "wrong" in accepted else "optional") if "omit" in accepted else "required"
     elif "omit" in accepted:
@@ -332,7 +360,7 @@ def check_paging(probe: Probe, report: Report, token: str, working: str, first: 
     first = first if first.kind == "ok" and working == probe.header else probe.query(token, working, 0)
     total, page0 = listing(first)
     _, page0_again = listing(probe.query(token, working, 0))
-    total_int = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
+    total_int = number(total)
     report.tenant["total"] = total_int
     if total_int is None:
         report.problems.append(f"data.total is not a number ({total!r}): no lookup can tell it read everything")

@@ -124,6 +124,17 @@ def test_the_revocation_check_on_a_tenant_that_keeps_tokens(sim: SimulatorContro
     assert code == 0 and report["tenant"]["token_mode"] == "multi"
 
 
+def test_the_revocation_check_warns_first(sim: SimulatorControl) -> None:
+    env = server_env(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET)
+    command = [sys.executable, str(PROBE), "--json"]
+    quiet = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(
+        [*command, "--check-token-revocation"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "WARNING" not in quiet.stderr
+    assert "WARNING" in loud.stderr and "revoke" in loud.stderr
+
+
 def test_the_token_port_variant_with_its_token_url(sim: SimulatorControl) -> None:
     sim.personality("token-port")
     code, report = probe(sim, CEC_TOKEN_URL=sim.token_url())
@@ -167,6 +178,7 @@ def test_fields_latency_and_the_human_report(sim: SimulatorControl) -> None:
     assert tenant["token_field_types"]["Expires"] == "string"
     assert tenant["media_filter"] == {"mediaTypeId": True, "mediatypeId": True}
     assert abs(tenant["clock_skew_seconds"]) < 60 and not report["advice"]
+    assert 8 <= report["calls"] <= 12  # "about 10 on a quiet tenant" (docs/CEC_API.md)
     latency = tenant["latency_ms"]
     assert latency["all"]["calls"] == report["calls"] == len(sim.calls())
     assert latency["all"]["min"] <= latency["all"]["median"] <= latency["all"]["max"]
@@ -243,3 +255,39 @@ def test_configuration_errors_exit_2_without_a_call(sim: SimulatorControl, setti
     code, report = probe(sim, **settings)
     assert code == 2 and report["calls"] == 0 and report["problems"]
     assert sim.calls() == []
+
+
+def test_upstream_text_quoting_secrets_is_masked(sim: SimulatorControl) -> None:
+    # The first query's answer quotes the AK/SK and the token back.
+    sim.inject({"stage": "query", "times": 1, "status": 403, "description": "", "echo_secrets": True})
+    done = subprocess.run(
+        [sys.executable, str(PROBE)],
+        check=False,
+        env=server_env(CEC_BASE_URL=sim.base_url, CEC_APP_KEY=DEFAULT_APP_KEY, CEC_APP_SECRET=DEFAULT_APP_SECRET),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "app_key=[redacted]" in done.stdout
+    for secret in (DEFAULT_APP_KEY, DEFAULT_APP_SECRET, "sim-token-"):
+        assert secret not in done.stdout + done.stderr
+    assert sim.deleted() == []
+
+
+def test_a_dripping_answer_is_cut_at_the_timeout(sim: SimulatorControl) -> None:
+    # One byte a second: without a wall-clock bound this one answer would take minutes.
+    sim.inject({"stage": "query", "times": 1, "drip": 1.0, "drip_body_only": True, "drip_max_seconds": 100})
+    code, report = probe(sim, CEC_TIMEOUT_SECONDS="2")
+    assert code == 0, report
+    findings = [c["finding"] for c in report["checks"] if c["check"] == "X-APP-Key"]
+    assert report["tenant"]["app_key_header"] == "optional"
+    assert sum(1 for c in sim.calls() if c["stage"] == "query" and c["appKey"] == DEFAULT_APP_KEY) >= 2, findings
+
+
+def test_numbers_too_long_to_be_numbers_are_not_believed(sim: SimulatorControl) -> None:
+    huge = "9" * 5000  # int() refuses it; the function's bounded parser answers None
+    page = {"total": huge, "calledRouteList": [{"id": "1", "dnid": huge, "accessCode": "1", "extCode": ""}]}
+    sim.inject({"stage": "query", "times": 1, "json": {"returnCode": "0", "description": "ok", "data": page}})
+    code, report = probe(sim)
+    assert code == 1 and report["tenant"]["total"] is None
+    assert "data.total is not a number" in report["problems"][0]

@@ -306,6 +306,15 @@ def test_each_personality_sets_its_variants_and_resets_the_others(sim: Simulator
     assert {k: config[k] for k in VARIANT_DEFAULTS} == {**VARIANT_DEFAULTS, **PERSONALITIES[name][1]}
 
 
+def test_a_variant_set_alone_makes_a_custom_personality(sim: SimulatorControl) -> None:
+    sim.personality("throttled", offset_mode="record")
+    config = sim.config()
+    assert config["personality"] == "custom"
+    assert (config["throttle_every"], config["offset_mode"]) == (3, "record")
+    sim.configure(latency=0.0)  # not a variant: the personality's name stays
+    assert sim.config()["personality"] == "custom"
+
+
 def test_reset_restores_the_documented_defaults(sim: SimulatorControl) -> None:
     sim.personality("page-index")
     sim.reset()
@@ -357,3 +366,11 @@ def test_the_command_line_lists_and_applies_personalities() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def test_the_docs_page_names_every_personality_and_variant() -> None:
+    page = (ROOT / "docs" / "CEC_API.md").read_text()
+    for name in PERSONALITIES:
+        assert f"`{name}`" in page, name
+    for field in VARIANT_DEFAULTS:
+        assert f"`{field}`" in page, field
