@@ -147,3 +147,19 @@ def test_the_limit_reached_between_batches_is_a_partial_answer_naming_what_was_n
     assert 23 in {r["dnid"] for r in sim.routes()}
     assert sum(r["outcome"] == "deleted" for r in body["results"]) == 19
     assert response.headers.get("Idempotent-Replayed") is None
+
+
+def test_a_lookup_for_the_audit_leaves_the_delete_its_calls(
+    post: Callable[..., Any], sim: SimulatorControl, env: Callable[..., None]
+) -> None:
+    # 20 calls: the secret and the token take two, the delete needs one; the lookup before
+    # it may not use the rest up, so it stops short and the deletion goes ahead flagged.
+    env(CEC_MAX_UPSTREAM_CALLS="20")
+    sim.add_routes(3000, start=10000)
+    response = post({"dnids": "2,12999"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["notRestorable"] == ["12999"]
+    assert 12999 not in {r["dnid"] for r in sim.routes()}
+    assert len(sim.calls("delete")) == 1
+    assert len(sim.calls("query")) < 31  # stopped short: the whole listing is 31 pages

@@ -42,6 +42,14 @@ def fewest_delete_calls(count: int, batch_size: int) -> int:
     return math.ceil(count / batch_size)
 
 
+def left() -> int | None:
+    """The upstream calls the current request may still make; None without a limit."""
+    ctx = log.current()
+    if ctx is None or ctx.call_limit is None:
+        return None
+    return ctx.call_limit - ctx.calls_made()
+
+
 def require(needed: int, what: str) -> None:
     """Refuse, before doing it, work that needs more calls than the request has left."""
     ctx = log.current()

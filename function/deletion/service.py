@@ -17,7 +17,7 @@ from function.callers.auth import Caller
 from function.callers.guards import Guards
 from function.callers.policies import check_request, check_routes
 from function.cec.client import CecClient
-from function.cec.lookup import LookupBudget, RouteRecord, find_by
+from function.cec.lookup import PAGE_SIZE, LookupBudget, RouteRecord, find_by
 from function.cec.results import parse_delete_answer
 from function.deletion import call_limit
 from function.deletion.answers import (
@@ -34,6 +34,10 @@ from function.deletion.plan_apply import attach_token, verify_and_recheck
 from function.dnids import to_api_form
 from function.errors import FunctionError, InvalidRequest
 from function.models import DeleteRequest, DeleteResult, RouteResult
+
+# Upstream calls kept back from a lookup made for the audit's records, besides the deletes:
+# a token renewal, a retry, and the re-reads of a listing that moved.
+RECORDS_LOOKUP_RESERVE = 4
 
 
 def execute(
@@ -73,6 +77,12 @@ def execute(
         )
     else:
         lookup_first = guards.lookup_first(policy) if guards is not None else None
+        calls_left = call_limit.left()
+        if lookup_first == "records" and request.dnids is not None and calls_left is not None:
+            # A lookup made only for the audit may not take the calls the delete needs: it
+            # stops short (its routes go without a record) rather than stop the deletion.
+            spare = calls_left - fewest - RECORDS_LOOKUP_RESERVE
+            budget.max_records = min(budget.max_records, max(0, spare) * PAGE_SIZE)
         plan = resolve(
             client,
             request,
@@ -81,6 +91,7 @@ def execute(
             lookup_first=lookup_first,
             concurrency=lookup_concurrency,
         )
+        budget.max_records = max_lookup_records
     if guards is not None and guards.protected:
         for dnid, record in plan.records.items():
             if guards.protected.matches(record.access_code):
