@@ -133,6 +133,7 @@ def test_every_one_character_change_of_a_token_is_plan_invalid(server: FunctionS
     good = dry_run_token(server)
     changes = {mutated: name for name, mutated in one_character_changes(good) if mutated != good}
     assert len(changes) > 4 * len(good)
+    print(f"\n{len(changes)} changed tokens of a {len(good)}-character token")
     sim.clear_calls()
     with requests.Session() as session:
         wrong = {
