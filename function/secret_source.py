@@ -114,8 +114,8 @@ class MountedSecret(SecretSource):
         if not flight.done.wait(max(0.0, wait)):
             log.event(40, "secret read failed", setting=self.setting, reason="no answer in time")
             raise SecretUnavailable(
-                f"The file named by {self.setting} could not be read in time (over {self.timeout_seconds:g} s):"
-                " check that the secret's volume is mounted and answers."
+                f"The file named by {self.setting} could not be read in time (SECRET_TIMEOUT_SECONDS is"
+                f" {self.timeout_seconds:g} s): check that the secret's volume is mounted and answers."
             )
         if flight.error is not None:
             raise flight.error

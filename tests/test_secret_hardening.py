@@ -23,7 +23,10 @@ from werkzeug.test import TestResponse
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.cec import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from cec_sim.function_server import FunctionServer
+from function.budget import Deadline
 from function.callers.auth import key_fingerprint
+from function.errors import SecretUnavailable
+from function.secret_source import MountedSecret
 from tests.conftest import API_KEY, server_env
 from tests.test_hardening_http import SIGNING_KEY, WEBHOOK_SECRET, payload_of, sign, webhook_request
 
@@ -275,3 +278,31 @@ def test_api_keys_and_a_keys_file_or_secret_together_are_not_configured(
         answer = call(server, {"dnids": "1"})
         assert (answer.status_code, answer.json()["code"]) == (503, "not_configured")
         assert "Set API_KEYS or an API_KEYS_FILE/_SECRET, not both." in answer.json()["detail"]
+
+
+def test_while_a_read_hangs_others_get_the_cached_value_then_503_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_bytes(b"old")
+    now = [0.0]
+    source = MountedSecret(
+        str(path), setting="API_KEYS_FILE", ttl_seconds=60, timeout_seconds=0.5, clock=lambda: now[0]
+    )
+    assert source.read() == b"old"
+    path.unlink()
+    os.mkfifo(path)
+    now[0] = 61.0  # the cached value is stale: the next request reads again
+    try:
+        with pytest.raises(SecretUnavailable):
+            source.read(Deadline(0.05))  # the reader's own budget runs out; the read goes on
+        assert source.read() == b"old"  # another request meanwhile: the cached value, no wait
+        threading.Event().wait(0.6)  # past the read's bound
+        with pytest.raises(SecretUnavailable):
+            source.read()  # refused at once: nobody waits for a read past its bound
+        _unblock(path, b"new")
+        for _ in range(50):  # the read's thread takes the payload: bounded wait
+            if source.peek() == b"new":
+                break
+            threading.Event().wait(0.05)
+        assert source.read() == b"new"
+    finally:
+        _unblock(path, b"")
