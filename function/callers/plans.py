@@ -115,9 +115,14 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
+# Trimmed around each key, as around an API key: NBSP and the like are part of a key.
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
 def parse_keys(text: str) -> list[bytes]:
     """A comma (or newline) list of keys; the first one signs."""
-    return [k.strip().encode("utf-8") for k in text.replace("\n", ",").split(",") if k.strip()]
+    keys = (k.strip(_ASCII_WHITESPACE) for k in text.replace("\n", ",").split(","))
+    return [k.encode("utf-8") for k in keys if k]
 
 
 def _b64(data: bytes) -> str:
