@@ -3,6 +3,7 @@
 import os
 
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 # The function uses no pydantic plugin; looking plugins up scans the metadata of every
 # installed distribution (importlib.metadata.entry_points) when the first model is
@@ -12,11 +13,12 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from function.edge.handler import delete_called_route, framework_error  # after the line above
 
-# functions-framework answers /robots.txt and /favicon.ico itself, with HTML; while
-# it loads this module it offers its app's errorhandler so those answers can be JSON
-# like every other one.
+# functions-framework answers /robots.txt and /favicon.ico itself, and Werkzeug refuses
+# a Host header it cannot read on every path, both with HTML; while functions-framework
+# loads this module it offers its app's errorhandler, so that every answer Flask and
+# Werkzeug give themselves is JSON like the function's own.
 _register = getattr(functions_framework, "errorhandler", None)
 if _register is not None:
-    _register(404)(framework_error)
+    _register(HTTPException)(framework_error)
 
 __all__ = ["delete_called_route"]

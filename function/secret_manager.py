@@ -114,6 +114,11 @@ class SecretReader:
         with self._guard:
             self._cache.pop(name, None)
 
+    def peek(self, name: str) -> bytes | None:
+        """The last payload read of ``name``, fresh or not; never reads."""
+        entry = self._cache.get(name)
+        return entry[0] if entry is not None else None
+
     def clear_cache(self) -> None:
         with self._guard:
             self._cache.clear()

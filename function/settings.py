@@ -32,6 +32,12 @@ SECRET_VERSION_PATTERN = r"^projects/[^/\s]+/(locations/[^/\s]+/)?secrets/[^/\s]
 
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
+# Secret values arrive as people paste them: a file written by `cmd > file` and given
+# to Secret Manager (then to an environment variable) ends in a newline. None of the
+# secret formats can hold ASCII whitespace at either end, so it is trimmed; other
+# whitespace (NBSP and the like) is part of the value.
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
 
 class Settings(BaseModel):
     """The function's configuration; field aliases are the environment variable names."""
@@ -234,6 +240,11 @@ class Settings(BaseModel):
             return tuple(dict.fromkeys(m.strip().lower() for m in value.split(",") if m.strip()))
         return value
 
+    @field_validator("api_keys", "webhook_secret", "cec_app_key", "cec_app_secret", "plan_signing_keys", mode="before")
+    @classmethod
+    def _trim_secret(cls, value: object) -> object:
+        return value.strip(ASCII_WHITESPACE) if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -266,6 +277,8 @@ class Settings(BaseModel):
             problems.append("CALLER_AUTH is not set: set it to a comma list of api_key, webhook, iam, none.")
         if "api_key" in self.caller_auth and not (self.api_keys or self.api_keys_file or self.api_keys_secret):
             problems.append("CALLER_AUTH includes api_key but none of API_KEYS, API_KEYS_FILE, API_KEYS_SECRET is set.")
+        if self.api_keys and (self.api_keys_file or self.api_keys_secret):
+            problems.append("Set API_KEYS or an API_KEYS_FILE/_SECRET, not both.")
         if "webhook" in self.caller_auth:
             if not self.webhook_secret:
                 problems.append("CALLER_AUTH includes webhook but WEBHOOK_SECRET is not set.")

@@ -257,7 +257,7 @@ def invalid_bodies(draw: st.DrawFn) -> tuple[Any, str]:
     if kind == "unknown_field":
         key = draw(unknown_keys)
         body[key] = draw(json_values)
-        return body, "/" + key
+        return body, "/" + escape(key)
     if kind in ("dnid_entry", "ids_entry"):
         name = "dnids" if kind == "dnid_entry" else "ids"
         good = [1, "2", " 3 "] if name == "dnids" else ["1127983948544239618", "1127986019188238339"]
@@ -295,7 +295,7 @@ def invalid_bodies(draw: st.DrawFn) -> tuple[Any, str]:
     elif kind == "route_unknown_field":
         key = draw(unknown_keys.filter(lambda k: k not in ("accessCode", "extCode")))
         route[key] = draw(json_values)
-        pointer = f"/routes/{index}/{key}"
+        pointer = f"/routes/{index}/{escape(key)}"
     else:  # dry_run
         return {**base, "dryRun": draw(json_scalars.filter(lambda v: not isinstance(v, bool)))}, "/dryRun"
     routes[index] = route

@@ -164,6 +164,15 @@ def webhook_keys(text: str) -> list[WebhookKey]:
     return keys
 
 
+def _as_sent(value: str) -> bytes:
+    """A header value's bytes as the caller sent them: WSGI servers hand them over
+    decoded as latin-1, so a UTF-8 webhook-id is those bytes again, not UTF-8 twice."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from a WSGI server: already text
+        return value.encode("utf-8", errors="surrogateescape")
+
+
 class CallerAuthenticator:
     def __init__(self, settings: Settings, secrets: SecretReader, *, clock: Callable[[], float] = time.time) -> None:
         self.methods = settings.caller_auth
@@ -257,6 +266,14 @@ class CallerAuthenticator:
                 matched = key.name
         return matched, f"api_key: the {API_KEY_HEADER} header does not match a configured key"
 
+    def keys_known_unusable(self) -> bool:
+        """Whether the API-keys secret, as last read, holds no usable key. Never waits
+        (/healthz): a mounted file not read yet is read in the background."""
+        if "api_key" not in self.methods or self._keys_source is None:
+            return False
+        payload = self._keys_source.peek()
+        return payload is not None and not _key_entries(payload.decode("utf-8", errors="replace"))
+
     def _check_webhook(self, headers: HeaderLookup, body: bytes) -> tuple[str | None, str]:
         """(the principal of the secret whose signature holds, or None; the reason when none does).
 
@@ -279,7 +296,7 @@ class CallerAuthenticator:
             return None, "webhook: webhook-timestamp is more than 5 minutes old"
         if age < -WEBHOOK_TOLERANCE_SECONDS:
             return None, "webhook: webhook-timestamp is more than 5 minutes in the future"
-        signed = msg_id.encode("utf-8", errors="surrogateescape") + b"." + timestamp.encode("ascii") + b"." + body
+        signed = _as_sent(msg_id) + b"." + timestamp.encode("ascii") + b"." + body
         expected = [(key.principal, hmac.new(key.key, signed, hashlib.sha256).digest()) for key in self._webhook_keys]
         matched: str | None = None
         malformed = False

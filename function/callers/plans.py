@@ -8,9 +8,13 @@ verifier picks its key without trying every one and the id says nothing about th
 key). Tokens are signed, not encrypted: the payload holds only what the dry run's
 answer showed the same caller.
 
-The MAC is checked (in constant time) before anything of the payload is decompressed
-or parsed, so only tokens this function made are ever inflated, and inflation is
-bounded anyway.
+A token is read strictly: its shape (ASCII, four parts, canonical unpadded base64url
+with nothing before or after) is checked before the MAC, so that an altered token,
+even one that decodes to the same bytes (``=`` or junk appended, stray bits in the
+last character), is refused rather than given a fingerprint of its own. The MAC is
+checked (in constant time) before anything of the payload is decompressed or parsed,
+so only tokens signed with a configured key are ever inflated; a payload is still
+read defensively, bounded in size, nesting and numbers, since a key can leak.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import zlib
@@ -42,6 +47,18 @@ VERSION = "p1"
 DEFAULT_MAX_ROUTES = 1000
 HARD_MAX_ROUTES = 5000
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+# A token, exactly: version, key id (8 hex digits), payload and a 32-byte MAC (43
+# characters) in unpadded base64url. Nothing else verifies, not even whitespace.
+_TOKEN = re.compile(r"p1\.[0-9a-f]{8}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
+# The payload is an object of lists of lists: deeper nesting is not ours.
+MAX_DEPTH = 3
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+# Times are Unix seconds up to the year 9999; the route numbers are CEC's 32-bit and
+# 64-bit integers. A number outside these (1e400, -1e30) was not written by issue().
+MAX_EPOCH = 253_402_300_799
+MAX_INT = 2**64
 
 
 class PlanInvalid(FunctionError):
@@ -98,9 +115,14 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
+# Trimmed around each key, as around an API key: NBSP and the like are part of a key.
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
 def parse_keys(text: str) -> list[bytes]:
     """A comma (or newline) list of keys; the first one signs."""
-    return [k.strip().encode("utf-8") for k in text.replace("\n", ",").split(",") if k.strip()]
+    keys = (k.strip(_ASCII_WHITESPACE) for k in text.replace("\n", ",").split(","))
+    return [k.encode("utf-8") for k in keys if k]
 
 
 def _b64(data: bytes) -> str:
@@ -108,7 +130,11 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Canonical unpadded base64url only: the one spelling _b64 gives of some bytes."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 class PlanSigner:
@@ -146,10 +172,12 @@ class PlanSigner:
 
     def verify(self, token: str, scope: str) -> Plan:
         """The plan a token carries; raises PlanInvalid, PlanExpired or PlanWrongCaller."""
-        parts = token.strip().split(".")
-        if len(token) > MAX_TOKEN_CHARS or len(parts) != 4 or parts[0] != VERSION:
-            raise PlanInvalid("The planToken is not a plan token of this function (expected p1.<kid>.<payload>.<mac>).")
-        version, kid, body, mac = parts
+        if len(token) > MAX_TOKEN_CHARS or not _TOKEN.fullmatch(token):
+            raise PlanInvalid(
+                "The planToken is not a plan token of this function (expected p1.<kid>.<payload>.<mac>"
+                " in unpadded base64url, exactly as the dry run returned it)."
+            )
+        version, kid, body, mac = token.split(".")
         key = self._keys.get(kid)
         if key is None:
             raise PlanInvalid(
@@ -159,7 +187,7 @@ class PlanSigner:
         try:
             given = _unb64(mac)
         except (binascii.Error, ValueError):
-            given = b""
+            given = b""  # stray bits in the last character: not the MAC's spelling
         if not hmac.compare_digest(given, self._mac(key, f"{version}.{kid}.{body}")):
             raise PlanInvalid("The planToken's signature does not match: it was altered or truncated.")
         plan = _decode(body)
@@ -185,17 +213,49 @@ def _decode(body: str) -> Plan:
     try:
         inflater = zlib.decompressobj()
         raw = inflater.decompress(_unb64(body), MAX_PAYLOAD_BYTES)
-        if inflater.unconsumed_tail:
-            raise ValueError("payload too large")
-        data: Any = json.loads(raw.decode("utf-8"))
+        if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+            raise ValueError("payload too large, cut or followed by more")
+        _check_depth(raw)
+        data: Any = _PAYLOAD.decode(raw.decode("utf-8"))
         routes = tuple(
             PlannedSnapshot(str(r[0]), str(r[1]), str(r[2]), str(r[3]), _opt_int(r[4]), _opt_int(r[5]))
             for r in data["r"]
         )
-        return Plan(str(data["pid"]), str(data["scope"]), int(data["iat"]), int(data["exp"]), routes)
-    except (ValueError, KeyError, IndexError, TypeError, zlib.error, binascii.Error, UnicodeDecodeError):
+        return Plan(str(data["pid"]), str(data["scope"]), _epoch(data["iat"]), _epoch(data["exp"]), routes)
+    except (ValueError, KeyError, IndexError, TypeError, zlib.error, binascii.Error, RecursionError):
         raise PlanInvalid("The planToken's payload cannot be read.") from None
 
 
+def _check_depth(raw: bytes) -> None:
+    """Refuses JSON nested deeper than MAX_DEPTH, before the parser recurses into it.
+
+    Strings are dropped, then the brackets left; each pass removes the innermost pairs,
+    so that anything left after MAX_DEPTH passes was deeper (or unbalanced)."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(MAX_DEPTH):
+        brackets = _INNERMOST.sub(b"", brackets)
+    if brackets:
+        raise ValueError("nested too deeply")
+
+
+def _no_float(text: str) -> float:
+    raise ValueError("not an integer")
+
+
+# issue() writes integers and strings only: a float, NaN or Infinity is refused.
+# (int() itself refuses more than 4300 digits; the values are bounded where read.)
+_PAYLOAD = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
+
+
+def _epoch(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_EPOCH:
+        raise ValueError("not a time")
+    return value
+
+
 def _opt_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if not -MAX_INT <= value <= MAX_INT:
+        raise ValueError("integer out of range")
+    return value

@@ -146,10 +146,10 @@ def _server_url(request: flask.Request) -> str | None:
 
 def _is_configured() -> bool:
     try:
-        runtime.get_runtime()
+        rt = runtime.get_runtime()
     except NotConfigured:
         return False
-    return True
+    return not rt.authenticator.keys_known_unusable()
 
 
 def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) -> flask.Response:
@@ -227,13 +227,30 @@ def _read_body(request: flask.Request, timeout_seconds: float) -> bytes:
     return read_body(request, limit=MAX_BODY_BYTES, timeout_seconds=timeout_seconds)
 
 
+class _FrameworkError(FunctionError):
+    """What Flask or Werkzeug refused before the function ran, under its own status."""
+
+    def __init__(self, exc: HTTPException) -> None:
+        super().__init__(_FRAMEWORK_DETAILS.get(exc.code or 500, "The server could not handle the request."))
+        self.status = exc.code or 500  # type: ignore[misc]
+        self.code = "_".join(exc.name.lower().replace("'", "").split()) or "internal_error"  # type: ignore[misc]
+        self.title = exc.name  # type: ignore[misc]
+
+
+_FRAMEWORK_DETAILS = {
+    # Werkzeug refuses a Host header that is not a host name (a..b, a label over 63
+    # characters) on every path, before routing.
+    400: "The request is malformed (an invalid Host header, for example); send a plain host name.",
+}
+
+
 def framework_error(exc: HTTPException) -> flask.Response:
-    """Problem details for what functions-framework answers itself (/robots.txt, /favicon.ico)."""
+    """Problem details for whatever Flask and Werkzeug answer themselves: a Host header
+    they refuse (400) on any path, /robots.txt and /favicon.ico (404)."""
     log.setup()
-    code = exc.code or 500
-    error: FunctionError = NotFound(f"There is nothing at {flask.request.path[:64]}.")
-    if code != 404:
-        error = InternalError("The server could not handle the request.")
+    error: FunctionError = _FrameworkError(exc)
+    if exc.code == 404:
+        error = NotFound(f"There is nothing at {capped(flask.request.path)}.")
     response = problem_response(error, uuid.uuid4().hex)
     settle(flask.request)
     return response

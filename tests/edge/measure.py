@@ -10,9 +10,10 @@ meet it, and prints:
 - /healthz latency while ten stalled connections are open (silent, then dripping);
 - what ``requests`` sees when it sends a 2 MiB and a 32 MiB body whole;
 - a known limit: /healthz while ten connections send a header section that never ends;
+- a known limit: what a request line that never ends costs the worker;
 - what gunicorn answers itself, before our code runs, for malformed requests.
 
-Bounded: every socket has a timeout and the whole run takes about 30 s.
+Bounded: every socket has a timeout and the whole run takes about 50 s.
 """
 
 from __future__ import annotations
@@ -56,6 +57,18 @@ GUNICORN_PROBES: list[tuple[str, bytes]] = [
     ("a method with a bad character", b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n"),
     ("HTTP/2.0 on the request line", b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"),
     ("a header name with a bad character", b"GET / HTTP/1.1\r\nHost: h\r\nX(A): 1\r\n\r\n"),
+    ("a request line over 4094 bytes", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("a header line without a colon", b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n"),
+    ("HTTP/1.2 on the request line", b"GET / HTTP/1.2\r\nHost: h\r\n\r\n"),
+    ("a request line with a space too many", b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n"),
+]
+# Requests that pass gunicorn and that Flask or Werkzeug refuse before the function runs:
+# answered by the function's error handler (problem details).
+FRAMEWORK_PROBES: list[tuple[str, bytes]] = [
+    ("Host: a..b", b"POST / HTTP/1.1\r\nHost: a..b\r\nContent-Length: 2\r\n\r\n{}"),
+    ("Host: a label over 63 characters", b"GET /healthz HTTP/1.1\r\nHost: " + b"x" * 64 + b".example\r\n\r\n"),
+    ("GET /robots.txt", b"GET /robots.txt HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ("POST /favicon.ico", b"POST /favicon.ico HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"),
 ]
 
 
@@ -200,16 +213,53 @@ def _partial_heads(server: FunctionServer) -> None:
     print(f"/healthz once they are closed: {answer.status} after {answer.seconds * 1000:.0f} ms")
 
 
+def _endless_request_line(server: FunctionServer, seconds: float = 15.0) -> None:
+    """A known limit: functions-framework gives gunicorn no request-line limit
+    (``limit_request_line: 0``), so a request line that never ends is read for as long
+    as it comes. Sent as fast as the worker takes it for ``seconds``, then closed."""
+    assert server.process is not None
+    worker = rawhttp.worker_pid(server.process.pid)
+    sampler = rawhttp.RssSampler(worker)
+    sampler.start()
+    sent = 0
+    started = time.monotonic()
+    with rawhttp.connect(server.port, timeout=seconds) as sock:
+        sock.sendall(b"GET /")
+        piece = b"a" * 65536
+        try:
+            while time.monotonic() - started < seconds:
+                sock.sendall(piece)
+                sent += len(piece)
+        except OSError:
+            pass
+    growth = sampler.finish()
+    print(
+        f"a request line that never ends: {sent / 2**20:.1f} MiB taken in {time.monotonic() - started:.1f} s;"
+        f" worker peak RSS +{growth / 1024:.1f} MiB"
+    )
+    time.sleep(0.5)
+    answer = rawhttp.get(server.port, "/healthz", timeout=10)
+    print(f"/healthz once it is closed: {answer.status} after {answer.seconds * 1000:.0f} ms")
+
+
 def _gunicorn(server: FunctionServer) -> None:
-    print("requests gunicorn answers itself (before our code runs):")
-    for label, data in GUNICORN_PROBES:
+    for title, probes in (
+        ("requests gunicorn answers itself (before our code runs):", GUNICORN_PROBES),
+        ("requests Flask or Werkzeug refuse (the function's error handler answers):", FRAMEWORK_PROBES),
+    ):
+        _probe(server, title, probes)
+    assert rawhttp.get(server.port, "/healthz").status == 200
+
+
+def _probe(server: FunctionServer, title: str, probes: list[tuple[str, bytes]]) -> None:
+    print(title)
+    for label, data in probes:
         try:
             answer = rawhttp.exchange(server.port, data, timeout=5)
             seen = f"{answer.status} {answer.headers.get('content-type', '-')}"
         except (OSError, ConnectionError) as exc:
             seen = f"no answer ({type(exc).__name__})"
         print(f"  {label}: {seen}")
-    assert rawhttp.get(server.port, "/healthz").status == 200
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             _healthz_under(server, interval=0.5, label="dripping", seconds=11)
             _client_library(server)
             _partial_heads(server)
+            _endless_request_line(server)
             _gunicorn(server)
         finally:
             server.stop()
