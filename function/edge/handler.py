@@ -18,7 +18,7 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from function import log, runtime
+from function import __version__, log, runtime
 from function.budget import Deadline
 from function.deletion.service import execute
 from function.edge.body import read_body, settle
@@ -114,7 +114,7 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
             document = openapi.document_bytes(_DOCUMENTS[path], _server_url(request))
             return flask.Response(document, 200, mimetype="application/json")
         configured = _is_configured()
-        return _json({"status": "ok", "configured": configured}, 200)
+        return _json({"status": "ok", "configured": configured, "version": __version__}, 200)
     raise NotFound(f"There is nothing at {path[:64]}; POST to / to delete routes.")
 
 

@@ -15,11 +15,12 @@ from typing import Any, Literal
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault, models_json_schema
 from pydantic_core import core_schema
 
+from function import __version__
 from function.edge.openapi import examples as ex
 from function.models import DeleteRequest, DeleteResult, DryRunResult, Problem
 
 TITLE = "CEC deleteCalledRoute function"
-VERSION = "1.0.0"
+VERSION = __version__
 Version = Literal["3.1", "3.0", "2.0"]
 PATHS: dict[str, Version] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
 
@@ -201,8 +202,12 @@ def build_document() -> dict[str, Any]:
     )
     health = {
         "type": "object",
-        "properties": {"status": {"type": "string", "enum": ["ok"]}, "configured": {"type": "boolean"}},
-        "required": ["status", "configured"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "configured": {"type": "boolean"},
+            "version": {"type": "string", "description": "The function's version (CHANGELOG.md)."},
+        },
+        "required": ["status", "configured", "version"],
     }
     paths: dict[str, Any] = {
         "/": {"post": _delete_operation()},
@@ -233,7 +238,7 @@ def build_document() -> dict[str, Any]:
                 "Deletes Huawei Cloud CEC called routes for automation callers. Branch on the"
                 " HTTP status, then on code and retryable of a problem (application/problem+json)."
             ),
-            "license": {"name": "Proprietary (no licence is granted)"},
+            "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
         },
         "tags": [
             {"name": "routes", "description": "Deleting called routes"},
