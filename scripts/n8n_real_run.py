@@ -166,7 +166,8 @@ def summarise(output: str) -> str:
     result = data["data"]["resultData"]
     ran = ", ".join(f"{name} x{len(runs)}" for name, runs in result["runData"].items())
     error = result.get("error")
-    ended = f"error: {error.get('message', '')[:400]}" if error else "success"
+    # n8n puts a friendlier text in "message" for some causes (ECONNREFUSED); the node's own is in "messages".
+    ended = f"error: {(error.get('messages') or [error.get('message', '')])[0][:400]}" if error else "success"
     last = result.get("lastNodeExecuted")
     return f"    status {data.get('status')}; last node {last!r}; {ended}\n    nodes run: {ran}"
 
