@@ -3,7 +3,7 @@
 The settings the recipe depends on (HTTP Request, Slack "Send and Wait for Response"),
 the wiring of its loops, and every expression it branches or builds a body on, evaluated
 by node on sample answers shaped like the function's (README: plan tokens, statuses).
-n8n itself is not run here (2.x needs node >= 24 and about 3 GB); the structure checks
+n8n itself is not run in CI (scripts/n8n_real_run.py runs it, about 3 GB); the structure checks
 shared with the first template are in test_n8n_template.py.
 """
 

@@ -1,8 +1,9 @@
 """docs/n8n/*.json: the structure n8n import:workflow reads, the settings the recipe
 depends on, and the branch and wait expressions evaluated by node on sample answers.
 
-n8n itself is not run here (2.x needs node >= 24 and about 3 GB); what n8n does with
-these settings is in docs/INTEGRATIONS.md, with its sources.
+n8n itself is not run in CI: scripts/n8n_real_run.py imports and executes the templates in
+real n8n 2.41.1 (about 3 GB); what n8n does with these settings is in docs/INTEGRATIONS.md,
+with its sources.
 """
 
 from __future__ import annotations
