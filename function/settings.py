@@ -91,7 +91,13 @@ class Settings(BaseModel):
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="tokenByAkSk URL; defaults to {CEC_BASE_URL}/apigovernance/api/oauth/tokenByAkSk.",
     )
-    cec_token_ttl_seconds: int = Field(default=600, ge=60, le=3600, alias="CEC_TOKEN_TTL_SECONDS")
+    cec_token_ttl_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        alias="CEC_TOKEN_TTL_SECONDS",
+        description="`X-Token-Expire` asked for, 60..3600; the token is renewed before it expires.",
+    )
     cec_app_key_header: str = Field(
         default="app-key",
         alias="CEC_APP_KEY_HEADER",
@@ -102,17 +108,68 @@ class Settings(BaseModel):
         ),
     )
     cec_credentials_secret: str | None = Field(
-        default=None, alias="CEC_CREDENTIALS_SECRET", pattern=SECRET_VERSION_PATTERN
+        default=None,
+        alias="CEC_CREDENTIALS_SECRET",
+        description='Secret Manager version with JSON {"app_key": "...", "app_secret": "..."}.',
+        pattern=SECRET_VERSION_PATTERN,
     )
-    cec_app_key: SecretStr | None = Field(default=None, alias="CEC_APP_KEY")
-    cec_app_secret: SecretStr | None = Field(default=None, alias="CEC_APP_SECRET")
-    cec_batch_size: int = Field(default=1000, ge=1, le=1000, alias="CEC_BATCH_SIZE")
-    cec_timeout_seconds: PositiveSeconds = Field(default=10.0, alias="CEC_TIMEOUT_SECONDS")
-    cec_max_retries: int = Field(default=2, ge=0, le=5, alias="CEC_MAX_RETRIES")
+    cec_app_key: SecretStr | None = Field(
+        default=None,
+        alias="CEC_APP_KEY",
+        description=(
+            "The CEC AK directly (local runs, or secrets mounted as environment variables); used only "
+            "without `CEC_CREDENTIALS_FILE` and `CEC_CREDENTIALS_SECRET`."
+        ),
+    )
+    cec_app_secret: SecretStr | None = Field(
+        default=None, alias="CEC_APP_SECRET", description="The CEC SK, with `CEC_APP_KEY`."
+    )
+    cec_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        alias="CEC_BATCH_SIZE",
+        description="Dnids per `deleteCalledRoute` call, 1..1000; batches are sent one after another.",
+    )
+    cec_timeout_seconds: PositiveSeconds = Field(
+        default=10.0,
+        alias="CEC_TIMEOUT_SECONDS",
+        description="Wall-clock bound of each CEC API call, the whole answer included (not per socket read).",
+    )
+    cec_max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        alias="CEC_MAX_RETRIES",
+        description="Retries after connection errors and 429/502/503/504, 0..5.",
+    )
 
-    secret_manager_endpoint: str | None = Field(default=None, alias="SECRET_MANAGER_ENDPOINT")
-    secret_cache_ttl_seconds: int = Field(default=300, ge=0, le=86400, alias="SECRET_CACHE_TTL_SECONDS")
-    secret_timeout_seconds: PositiveSeconds = Field(default=5.0, alias="SECRET_TIMEOUT_SECONDS")
+    secret_manager_endpoint: str | None = Field(
+        default=None,
+        alias="SECRET_MANAGER_ENDPOINT",
+        description=(
+            "Secret Manager endpoint: a regional one (`secretmanager.REGION.rep.googleapis.com`), or "
+            "`http://127.0.0.1:PORT` for the local fake (no Google credentials are sent to an `http://` "
+            "endpoint)."
+        ),
+    )
+    secret_cache_ttl_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        alias="SECRET_CACHE_TTL_SECONDS",
+        description=(
+            "How long secrets are cached in memory; `0` reads the CEC credentials on every request (the "
+            "API keys, from a file or a secret, are kept at least 60 s)."
+        ),
+    )
+    secret_timeout_seconds: PositiveSeconds = Field(
+        default=5.0,
+        alias="SECRET_TIMEOUT_SECONDS",
+        description=(
+            "Wall-clock bound of one Secret Manager read attempt (3 attempts at most, all within the request's budget)."
+        ),
+    )
 
     request_budget_seconds: PositiveSeconds = Field(
         default=25.0,
@@ -127,7 +184,13 @@ class Settings(BaseModel):
         alias="BODY_TIMEOUT_SECONDS",
         description="Seconds the whole body may take to arrive after the headers; then 408.",
     )
-    max_dnids: int = Field(default=10000, ge=1, le=100000, alias="MAX_DNIDS")
+    max_dnids: int = Field(
+        default=10000,
+        ge=1,
+        le=100000,
+        alias="MAX_DNIDS",
+        description="Distinct dnids (or ids, or routes a selector matches) per request.",
+    )
     cec_max_lookup_records: int = Field(
         default=20000,
         ge=100,
@@ -135,31 +198,65 @@ class Settings(BaseModel):
         alias="CEC_MAX_LOOKUP_RECORDS",
         description="Most queryCalledRoute records one request may read.",
     )
-    idempotency_ttl_seconds: int = Field(default=3600, ge=0, le=86400, alias="IDEMPOTENCY_TTL_SECONDS")
-    idempotency_max_entries: int = Field(default=10000, ge=1, le=1_000_000, alias="IDEMPOTENCY_MAX_ENTRIES")
+    idempotency_ttl_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=86400,
+        alias="IDEMPOTENCY_TTL_SECONDS",
+        description="How long an idempotency key's answer is kept; `0` turns keys off.",
+    )
+    idempotency_max_entries: int = Field(
+        default=10000,
+        ge=1,
+        le=1_000_000,
+        alias="IDEMPOTENCY_MAX_ENTRIES",
+        description="Memory store: keys kept per instance (running requests are never dropped).",
+    )
     # Idempotency store (issue 12): memory per instance, or Firestore shared by all.
-    idempotency_store: Literal["memory", "firestore"] = Field(default="memory", alias="IDEMPOTENCY_STORE")
+    idempotency_store: Literal["memory", "firestore"] = Field(
+        default="memory",
+        alias="IDEMPOTENCY_STORE",
+        description="`memory` (per instance) or `firestore` (shared by every instance; needs `GOOGLE_CLOUD_PROJECT`).",
+    )
     idempotency_firestore_database: str = Field(
-        default="(default)", alias="IDEMPOTENCY_FIRESTORE_DATABASE", pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,62})$"
+        default="(default)",
+        alias="IDEMPOTENCY_FIRESTORE_DATABASE",
+        description="Firestore database of the store.",
+        pattern=r"^(\(default\)|[a-z][a-z0-9-]{2,62})$",
     )
     idempotency_firestore_collection: str = Field(
         default="cec-delete-called-route-idempotency",
         alias="IDEMPOTENCY_FIRESTORE_COLLECTION",
+        description="Collection of the store's documents (TTL policy on `expires_at`).",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
     )
     idempotency_store_timeout_seconds: float = Field(
-        default=2.0, gt=0, le=30, alias="IDEMPOTENCY_STORE_TIMEOUT_SECONDS"
+        default=2.0,
+        gt=0,
+        le=30,
+        alias="IDEMPOTENCY_STORE_TIMEOUT_SECONDS",
+        description="Deadline of one store operation (claim, finish or abandon), up to 30.",
     )
-    idempotency_on_store_error: Literal["fail", "proceed"] = Field(default="fail", alias="IDEMPOTENCY_ON_STORE_ERROR")
+    idempotency_on_store_error: Literal["fail", "proceed"] = Field(
+        default="fail",
+        alias="IDEMPOTENCY_ON_STORE_ERROR",
+        description="Store down: `fail` (503 `idempotency_unavailable`) or `proceed` (run without it).",
+    )
     idempotency_max_entries_per_caller: int = Field(
-        default=1000, ge=1, le=1_000_000, alias="IDEMPOTENCY_MAX_ENTRIES_PER_CALLER"
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        alias="IDEMPOTENCY_MAX_ENTRIES_PER_CALLER",
+        description="Memory store: keys kept per caller scope; a caller at its quota drops its own oldest answer.",
     )
     google_cloud_project: str | None = Field(
         default=None,
         validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"),
         description="Project id, for the trace field of log lines.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="LOG_LEVEL", description="`DEBUG`, `INFO`, `WARNING`, `ERROR`."
+    )
 
     # The OpenAPI documents (function/edge/openapi/document.py): the URL they name as the server.
     public_url: str | None = Field(
@@ -174,14 +271,40 @@ class Settings(BaseModel):
         default=None, alias="PLAN_SIGNING_KEYS", description="Comma list of plan-token HMAC keys; the first signs."
     )
     plan_signing_keys_secret: str | None = Field(
-        default=None, alias="PLAN_SIGNING_KEYS_SECRET", pattern=SECRET_VERSION_PATTERN
+        default=None,
+        alias="PLAN_SIGNING_KEYS_SECRET",
+        description="Secret Manager version holding the plan-signing keys (a comma or newline list).",
+        pattern=SECRET_VERSION_PATTERN,
     )
-    plan_max_routes: int = Field(default=1000, ge=1, le=5000, alias="PLAN_MAX_ROUTES")
-    caller_policies: str | None = Field(default=None, alias="CALLER_POLICIES")
+    plan_max_routes: int = Field(
+        default=1000,
+        ge=1,
+        le=5000,
+        alias="PLAN_MAX_ROUTES",
+        description=(
+            "Most routes one plan token holds, 1..5000; a larger dry run answers `planTokenOmitted` instead of a token."
+        ),
+    )
+    caller_policies: str | None = Field(
+        default=None,
+        alias="CALLER_POLICIES",
+        description=(
+            "JSON object from caller principal (or `*`) to policy (README: caller policies); unset: no restriction."
+        ),
+    )
     caller_policies_secret: str | None = Field(
-        default=None, alias="CALLER_POLICIES_SECRET", pattern=SECRET_VERSION_PATTERN
+        default=None,
+        alias="CALLER_POLICIES_SECRET",
+        description="Secret Manager version holding the caller policies JSON.",
+        pattern=SECRET_VERSION_PATTERN,
     )
-    protected_access_codes: str | None = Field(default=None, alias="PROTECTED_ACCESS_CODES")
+    protected_access_codes: str | None = Field(
+        default=None,
+        alias="PROTECTED_ACCESS_CODES",
+        description=(
+            "Comma list of access codes and prefixes (`400800*`) whose routes are never sent to deleteCalledRoute."
+        ),
+    )
     cec_lookup_before_delete: bool = Field(
         default=True,
         alias="CEC_LOOKUP_BEFORE_DELETE",
@@ -227,9 +350,33 @@ class Settings(BaseModel):
     )
     # The other run-time secrets as mounted files too, each preferred to its *_SECRET
     # twin (function/secret_source.py): no client library on any request's path.
-    api_keys_file: str | None = Field(default=None, alias="API_KEYS_FILE", pattern=r"^/\S+$")
-    plan_signing_keys_file: str | None = Field(default=None, alias="PLAN_SIGNING_KEYS_FILE", pattern=r"^/\S+$")
-    caller_policies_file: str | None = Field(default=None, alias="CALLER_POLICIES_FILE", pattern=r"^/\S+$")
+    api_keys_file: str | None = Field(
+        default=None,
+        alias="API_KEYS_FILE",
+        description=(
+            "Absolute path of a file with the accepted keys (the API-keys secret mounted as a volume); "
+            "preferred to API_KEYS_SECRET."
+        ),
+        pattern=r"^/\S+$",
+    )
+    plan_signing_keys_file: str | None = Field(
+        default=None,
+        alias="PLAN_SIGNING_KEYS_FILE",
+        description=(
+            "Absolute path of a file holding the plan-signing keys (the secret mounted as a volume); "
+            "preferred to PLAN_SIGNING_KEYS_SECRET."
+        ),
+        pattern=r"^/\S+$",
+    )
+    caller_policies_file: str | None = Field(
+        default=None,
+        alias="CALLER_POLICIES_FILE",
+        description=(
+            "Absolute path of a file holding the caller policies JSON (the secret mounted as a volume); "
+            "preferred to CALLER_POLICIES_SECRET."
+        ),
+        pattern=r"^/\S+$",
+    )
 
     @field_validator("caller_auth", mode="before")
     @classmethod

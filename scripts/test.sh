@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The docs site's tools (MkDocs, Material for MkDocs), for the mkdocs step below.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
 
 # Infra checks (tests/infra): shellcheck from Debian; checkov in a venv of its own,
 # since its pins (packaging<24) clash with pytest's. Locally, a tool that cannot be
@@ -48,6 +50,10 @@ echo "--- ruff"
 .venv/bin/ruff format --check .
 echo "--- mypy --strict"
 .venv/bin/mypy --strict function main.py cec_sim scripts/check_advisories.py scripts/restore_routes.py scripts/probe_tenant.py
+echo "--- mkdocs build --strict (the docs site: a broken link or anchor fails)"
+docs_site="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$docs_site"
+rm -rf "$docs_site"
 echo "--- bandit (medium and high fail)"
 .venv/bin/bandit -r function -ll -q
 echo "--- dependency advisories (offline snapshot; see docs/SECURITY_SCANS.md)"

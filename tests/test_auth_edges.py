@@ -19,6 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
+from function import __version__
 from tests.conftest import API_KEY
 from tests.test_auth import BODY, WEBHOOK_SECRET, send, signed_headers
 from tests.test_requests import assert_problem
@@ -105,7 +106,7 @@ def test_api_keys_with_no_usable_key_is_not_configured(
 ) -> None:
     env(API_KEYS=keys)
     health = client.get("/healthz")
-    assert health.get_json() == {"status": "ok", "configured": False}
+    assert health.get_json() == {"status": "ok", "configured": False, "version": __version__}
     problem = assert_problem(send(client, {"X-API-Key": "anything"}), 503, "not_configured")
     assert "API_KEYS holds no usable key" in problem["detail"]
     assert sim.calls() == []
@@ -124,7 +125,7 @@ def test_an_undecodable_webhook_secret_is_not_configured(
     client: FlaskClient, env: Callable[..., None], secret: str
 ) -> None:
     env(CALLER_AUTH="webhook", WEBHOOK_SECRET=secret, API_KEYS=None)
-    assert client.get("/healthz").get_json() == {"status": "ok", "configured": False}
+    assert client.get("/healthz").get_json() == {"status": "ok", "configured": False, "version": __version__}
     problem = assert_problem(send(client, signed_headers(BODY)), 503, "not_configured")
     assert "WEBHOOK_SECRET" in problem["detail"]
 

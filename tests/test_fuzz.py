@@ -163,7 +163,8 @@ def _run_generated(
 
 def test_fuzz_from_openapi(fuzz_target: FuzzTarget) -> None:
     schema = schemathesis.openapi.from_url(fuzz_target.url + "/openapi.json", timeout=CALL_TIMEOUT)
-    delete = schema["/"]["POST"]
+    deletions = [schema[path]["POST"] for path in ("/", "/preview", "/apply")]
+    delete = deletions[0]
     session = requests.Session()
     tally = Tally()
 
@@ -172,24 +173,32 @@ def test_fuzz_from_openapi(fuzz_target: FuzzTarget) -> None:
     #    (iter_coverage_cases is what schemathesis's own runner calls for this phase; its
     #    signature is that of the pinned version.)
     config = schema.config.generation_for(operation=delete)
-    for path, method in (("/", "POST"), ("/healthz", "GET"), ("/openapi.json", "GET")):
+    for path, method in (
+        ("/", "POST"),
+        ("/preview", "POST"),
+        ("/apply", "POST"),
+        ("/healthz", "GET"),
+        ("/openapi.json", "GET"),
+    ):
         operation = schema[path][method]
         for case in schema.iter_coverage_cases(
             operation, generation_modes=list(GenerationMode), generation_config=config
         ):
             _send(case, fuzz_target, session, FUZZ_KEY, tally, "coverage")
 
-    # 2. Generated cases for POST / (the only operation with inputs), half schema-valid,
-    #    half schema-invalid so that the 400 paths are reached with odd shapes.
-    remaining = max(FUZZ_CASES - tally.cases, 2)
+    # 2. Generated cases for the operations with inputs (POST /, and its aliases
+    #    /preview and /apply: half of the cases for /, a quarter for each alias), half
+    #    schema-valid, half schema-invalid so that the 400 paths are reached with odd shapes.
+    remaining = max(FUZZ_CASES - tally.cases, 8)
 
     def send(phase: str) -> Callable[[Case[Any], str | None], None]:
         return lambda case, key: _send(case, fuzz_target, session, key, tally, phase)
 
-    positive = remaining // 2
-    _run_generated(delete.as_strategy(GenerationMode.POSITIVE), positive, send("positive"), tally, "positive")
-    negative = remaining - positive
-    _run_generated(delete.as_strategy(GenerationMode.NEGATIVE), negative, send("negative"), tally, "negative")
+    shares = [remaining // 2, remaining // 4, remaining - remaining // 2 - remaining // 4]
+    for operation, share in zip(deletions, shares, strict=True):
+        positive = share // 2
+        for mode, count in ((GenerationMode.POSITIVE, positive), (GenerationMode.NEGATIVE, share - positive)):
+            _run_generated(operation.as_strategy(mode), count, send(mode.value), tally, mode.value)
 
     print(
         f"\nfuzz: {tally.cases} cases (FUZZ_CASES={FUZZ_CASES}); by phase {dict(tally.by_phase)};"

@@ -43,7 +43,7 @@ def test_three_valid_documents_are_served(documents: dict[str, dict[str, Any]]) 
         doc = documents[path]
         validate(doc)
         assert doc.get("openapi", doc.get("swagger")) == version
-        assert set(doc["paths"]) == {"/", "/healthz", *VERSIONS}
+        assert set(doc["paths"]) == {"/", "/preview", "/apply", "/healthz", *VERSIONS}
     assert handler._DOCUMENTS == openapi.PATHS  # the router and the builder agree
 
 

@@ -28,10 +28,53 @@ def test_connector_definition_is_swagger_20_with_the_api_key_scheme() -> None:
     validate(doc)  # openapi-spec-validator's Swagger 2.0 schema
     assert doc["swagger"] == "2.0" and doc["host"] and doc["schemes"] == ["https"]
     assert doc["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
-    assert set(doc["paths"]) == {"/", "/healthz"}
-    post = doc["paths"]["/"]["post"]
-    assert post["operationId"] == "deleteCalledRoutes" and post["security"] == [{"api_key": []}]
+    actions = {path: item["post"] for path, item in doc["paths"].items() if "post" in item}
+    assert {path: (op["operationId"], op["x-ms-visibility"]) for path, op in actions.items()} == {
+        "/preview": ("PreviewDeletion", "important"),
+        "/apply": ("ApplyPlan", "important"),
+        "/": ("DeleteCalledRoutes", "advanced"),
+    }
+    assert all(op["security"] == [{"api_key": []}] for op in actions.values())
+    assert set(doc["paths"]) == {*actions, "/healthz"}
     assert doc["paths"]["/healthz"]["get"]["x-ms-visibility"] == "internal"
+
+
+def test_connector_actions_take_and_return_what_an_approval_flow_needs() -> None:
+    doc = _definition()
+    preview, apply = doc["paths"]["/preview"]["post"], doc["paths"]["/apply"]["post"]
+    assert [p["schema"]["$ref"] for p in preview["parameters"]] == ["#/definitions/PreviewRequest"]
+    preview_fields = doc["definitions"]["PreviewRequest"]["properties"]
+    assert "planToken" not in preview_fields and preview_fields["dryRun"]["x-ms-visibility"] == "internal"
+    assert preview["responses"]["200"]["schema"] == {"$ref": "#/definitions/DryRunResult"}
+    planned = doc["definitions"]["DryRunResult"]["properties"]
+    assert {"planToken", "planId", "planExpiresAt"} <= set(planned)
+    (body,) = [p for p in apply["parameters"] if p["in"] == "body"]
+    assert body["schema"] == {"$ref": "#/definitions/ApplyRequest"}
+    apply_request = doc["definitions"]["ApplyRequest"]
+    assert apply_request["required"] == ["planToken"] and set(apply_request["properties"]) == {"planToken"}
+    assert apply_request["properties"]["planToken"]["x-ms-visibility"] == "important"
+
+
+def _untyped(schema: Any, where: str) -> list[str]:
+    found = []
+    if isinstance(schema, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if "type" not in sub and "$ref" not in sub:
+                found.append(f"{where}/{name}")
+        for key, value in schema.items():
+            found += _untyped(value, f"{where}/{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found += _untyped(value, f"{where}/{index}")
+    return found
+
+
+def test_every_field_a_flow_reads_is_typed() -> None:
+    doc = _definition()
+    assert _untyped(doc, "") == []
+    for path in ("/", "/apply"):
+        status = doc["paths"][path]["post"]["responses"]["422"]["schema"]["properties"]["status"]
+        assert status["type"] == "string"
 
 
 def test_a_flow_author_sees_labelled_fields() -> None:

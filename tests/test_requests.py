@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from cec_sim import SimulatorControl
+from function import __version__
 from tests.conftest import API_KEY
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "retryable", "requestId"}
@@ -138,7 +139,7 @@ def test_unknown_paths_and_framework_paths_are_json_404(client: FlaskClient) -> 
 def test_healthz_makes_no_upstream_call(client: FlaskClient, sim: SimulatorControl) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "configured": True}
+    assert response.get_json() == {"status": "ok", "configured": True, "version": __version__}
     assert sim.calls() == []
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from function import log, runtime
+from function import __version__, log, runtime
 from function.budget import Deadline
 from function.deletion.service import execute
 from function.edge.body import read_body, settle
@@ -27,11 +27,12 @@ from function.edge.request import capped, check_content_type, fingerprint, parse
 from function.errors import (
     FunctionError,
     InternalError,
+    InvalidRequest,
     MethodNotAllowed,
     NotConfigured,
     NotFound,
 )
-from function.models import DeleteResult, RouteResult
+from function.models import DeleteRequest, DeleteResult, RouteResult
 from function.settings import get_settings
 from function.state.idempotency import IdempotentRun, StoredAnswer, request_key
 
@@ -97,12 +98,12 @@ def _project() -> str | None:
 
 def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> flask.Response:
     path = request.path.rstrip("/") or "/"
-    if path == "/":
+    if path in _DELETE_PATHS:
         if request.method != "POST":
             raise MethodNotAllowed(
                 f"{request.method} is not allowed here; send POST with a JSON body.", headers={"Allow": "POST"}
             )
-        return _delete(request, request_id, summary)
+        return _delete(request, request_id, summary, path)
     if path == "/healthz" or path in _DOCUMENTS:
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(f"{request.method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"})
@@ -114,10 +115,13 @@ def _route(request: flask.Request, request_id: str, summary: dict[str, Any]) -> 
             document = openapi.document_bytes(_DOCUMENTS[path], _server_url(request))
             return flask.Response(document, 200, mimetype="application/json")
         configured = _is_configured()
-        return _json({"status": "ok", "configured": configured}, 200)
+        return _json({"status": "ok", "configured": configured, "version": __version__}, 200)
     raise NotFound(f"There is nothing at {path[:64]}; POST to / to delete routes.")
 
 
+# POST / does everything; /preview and /apply are the same deletion with one more rule
+# each, for callers that need one operation per action (a Power Automate connector).
+_DELETE_PATHS = ("/", "/preview", "/apply")
 # The OpenAPI documents and their versions (function/edge/openapi/document.py's PATHS; a test keeps
 # them equal without importing that module here).
 _DOCUMENTS: dict[str, Any] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
@@ -152,7 +156,7 @@ def _is_configured() -> bool:
     return not rt.authenticator.keys_known_unusable()
 
 
-def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) -> flask.Response:
+def _delete(request: flask.Request, request_id: str, summary: dict[str, Any], path: str) -> flask.Response:
     rt = runtime.get_runtime()
     settings = rt.settings
     deadline = Deadline(settings.request_budget_seconds)
@@ -163,7 +167,7 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
     summary.update(auth=caller.method, caller=caller.principal)
     check_content_type(request.headers.get("Content-Type"))
     document = parse_json(body)
-    parsed = validate(document, settings.max_dnids)
+    parsed = _validate_for(path, document, settings.max_dnids)
     summary.update(selector=parsed.selector, dryRun=parsed.dry_run)
 
     key = request_key(request.headers, caller, dry_run=parsed.dry_run)
@@ -214,6 +218,21 @@ def _delete(request: flask.Request, request_id: str, summary: dict[str, Any]) ->
         if result.not_restorable:
             summary["notRestorable"] = len(result.not_restorable)
     return flask.Response(payload, answer.http_status, mimetype="application/json")
+
+
+def _validate_for(path: str, document: Any, max_dnids: int) -> DeleteRequest:
+    """POST /'s validation, plus: /preview is a dry run (dryRun defaults to true there,
+    false is refused), /apply takes a planToken and nothing else."""
+    if path == "/preview" and isinstance(document, dict) and "dryRun" not in document:
+        document = {**document, "dryRun": True}
+    parsed = validate(document, max_dnids)
+    if path == "/preview" and not parsed.dry_run:
+        detail = "POST /preview only previews; send the same body to POST / to delete without a plan"
+        raise InvalidRequest(f"dryRun: {detail}.", errors=[{"pointer": "/dryRun", "detail": detail}])
+    if path == "/apply" and parsed.plan_token is None:
+        detail = f"POST /apply takes the planToken of a POST /preview, not {parsed.selector}"
+        raise InvalidRequest(f"planToken: {detail}.", errors=[{"pointer": "/planToken", "detail": detail}])
+    return parsed
 
 
 def _count_outcomes(results: list[RouteResult]) -> dict[str, int]:

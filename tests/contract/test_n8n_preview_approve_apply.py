@@ -3,7 +3,7 @@
 The settings the recipe depends on (HTTP Request, Slack "Send and Wait for Response"),
 the wiring of its loops, and every expression it branches or builds a body on, evaluated
 by node on sample answers shaped like the function's (README: plan tokens, statuses).
-n8n itself is not run here (2.x needs node >= 24 and about 3 GB); the structure checks
+n8n itself is not run in CI (scripts/n8n_real_run.py runs it, about 3 GB); the structure checks
 shared with the first template are in test_n8n_template.py.
 """
 
@@ -62,7 +62,7 @@ def _evaluate(expression: str, cases: list[dict[str, Any]]) -> list[Any]:
 
 
 def _answer(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None, run: int = 0, **nodes: Any
+    status: int, body: Any, headers: dict[str, str] | None = None, run: int = 0, **nodes: Any
 ) -> dict[str, Any]:
     return {"json": {"statusCode": status, "body": body, "headers": headers or {}}, "runIndex": run, "nodes": nodes}
 
@@ -185,7 +185,7 @@ def test_preview_branches_to_approval_retry_or_fail() -> None:
         _answer(200, UNSIGNED | {"planTokenOmitted": "nothing in this plan can be deleted"}),
         _answer(200, UNSIGNED),
         _answer(503, _problem("upstream_unavailable", True), {"retry-after": "7"}),
-        _answer(504, _problem("upstream_timeout", True), run=4),  # tries used up
+        _answer(504, _problem("upstream_timeout", True), run=5),  # tries used up
         _answer(400, _problem("invalid_request")),
         _answer(403, _problem("forbidden")),
         _answer(503, _problem("not_configured")),
@@ -227,14 +227,14 @@ def applied() -> list[dict[str, Any]]:
         _answer(207, PARTIAL),  # 1
         _answer(422, all_changed),  # 2: every approved route changed: a result, not a problem
         _answer(422, _problem("plan_expired")),  # 3
-        _answer(422, _problem("plan_expired"), run=4),  # 4: re-previewed enough
+        _answer(422, _problem("plan_expired"), run=5),  # 4: re-previewed enough
         _answer(400, _problem("plan_invalid")),  # 5
         _answer(403, _problem("plan_wrong_caller")),  # 6
         _answer(403, _problem("forbidden")),  # 7
         _answer(409, _problem("in_progress", True), {"retry-after": "1"}),  # 8
         _answer(503, _problem("upstream_unavailable", True), {"retry-after": "7"}),  # 9
         _answer(502, _problem("upstream_bad_response", True), run=1),  # 10
-        _answer(504, _problem("upstream_timeout", True), run=4),  # 11: tries used up
+        _answer(504, _problem("upstream_timeout", True), run=5),  # 11: tries used up
         _answer(503, _problem("not_configured")),  # 12
         _answer(422, _problem("idempotency_key_reused")),  # 13
     ]
@@ -266,6 +266,8 @@ def test_report_lists_changed_routes(applied: list[dict[str, Any]]) -> None:
         "description": PARTIAL["results"][1]["description"],
     }
     assert partial == {
+        "needsAttention": True,
+        "httpStatus": 207,
         "planId": "plan-e80076509919028f",
         "status": "partial",
         "requestId": "9c0e",
@@ -279,7 +281,8 @@ def test_report_lists_changed_routes(applied: list[dict[str, Any]]) -> None:
 def test_apply_wait_and_failure_message(applied: list[dict[str, Any]]) -> None:
     wait = _named("Wait Retry-After (apply)")["parameters"]
     assert wait["unit"] == "seconds" and wait == _named("Wait Retry-After (preview)")["parameters"]
-    assert _evaluate(wait["amount"], [applied[8], applied[9], applied[10], applied[11]]) == [1, 7, 10, 80]
+    # 409: 8 s (5 tries outlast a key's 30 s hold); else Retry-After, else 5 * 2^n s, at most 60 s.
+    assert _evaluate(wait["amount"], [applied[8], applied[9], applied[10], applied[11]]) == [8, 7, 10, 60]
     messages = _evaluate(
         _named("Fail with our code")["parameters"]["errorMessage"], [applied[5], applied[6], applied[4]]
     )
@@ -288,3 +291,23 @@ def test_apply_wait_and_failure_message(applied: list[dict[str, Any]]) -> None:
         "HTTP 403 plan_wrong_caller: plan_wrong_caller detail (requestId r1)",
         "HTTP 422 plan_expired: plan_expired detail (requestId r1)",
     ]
+
+
+def test_apply_reports_protected_or_unknown_routes_and_ends_needing_attention() -> None:
+    switch = _named("Branch on the apply")["parameters"]["output"]
+    protected = {"dnid": "10", "id": "1140000000000000010", "outcome": "protected", "description": "kept"}
+    unknown = {"dnid": "11", "id": "1140000000000000011", "outcome": "unknown", "description": "no answer"}
+    cases = [
+        _answer(200, {"status": "deleted", "results": [protected]}),
+        _answer(200, {"status": "deleted", "results": [unknown]}),
+        _answer(429, "Rate exceeded."),  # a front end's text/plain: not ours, retried
+        _answer(429, "Rate exceeded.", run=3),  # and then given up
+    ]
+    assert _evaluate(switch, cases) == [1, 1, 3, 4]
+    assert _targets("Report routes not deleted (changed, protected, failed)") == [["Needs attention"]]
+    assert _named("Needs attention")["type"] == "n8n-nodes-base.stopAndError"
+
+
+def test_the_preview_sends_no_idempotency_key() -> None:
+    """Dry runs ignore keys (README): the preview sends none, and so cannot be answered 409."""
+    assert "headerParameters" not in _named(PREVIEW)["parameters"]

@@ -56,10 +56,18 @@ def test_collection_requests_are_accepted(tmp_path: Path, server: FunctionServer
         assert "Idempotency-Key" not in headers, headers  # no fixed key is ever sent
         body = json.loads(request["body"]["raw"])
         headers["X-API-Key"] = API_KEY
+        path = "/" + "/".join(p for p in request["url"].get("path", []) if p)
         sim.reset()
-        answer = requests.post(server.url, data=json.dumps(body), headers=headers, timeout=30)
-        assert answer.status_code == 200, (body, answer.text)
-        assert answer.json()["status"] in ("deleted", "planned")
+        answer = requests.post(server.url + path, data=json.dumps(body), headers=headers, timeout=30)
+        if path == "/apply":
+            # Its example token is a placeholder (a real one comes from a /preview and
+            # expires): refused as a problem, and nothing is deleted.
+            assert answer.headers["Content-Type"] == "application/problem+json", answer.text
+            assert sim.deleted() == []
+            continue
+        assert answer.status_code == 200, (path, body, answer.text)
+        assert answer.json()["status"] in ({"planned"} if path == "/preview" else {"deleted", "planned"})
+    assert {"/", "/preview", "/apply"} <= {"/" + "/".join(p for p in r["url"].get("path", []) if p) for r in posts}
     for request in _requests(collection["item"]):
         url = request["url"]
         assert url["host"] == ["{{baseUrl}}"]

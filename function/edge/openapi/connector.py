@@ -53,32 +53,56 @@ def _label(schema: dict[str, Any]) -> None:
         _label(sub)
 
 
+# The actions a flow author sees: preview and apply first (an approval goes between
+# them), the one-step deletion under "advanced".
+_ACTIONS = {
+    "/preview": ("Preview a deletion (plan and plan token)", "important"),
+    "/apply": ("Apply an approved plan", "important"),
+    "/": ("Delete called routes (one step, or a dry run)", "advanced"),
+}
+# The one field whose type differs between the shapes a status can answer with (a
+# result's status is a string, a problem's an integer): a flow reads it as a string.
+_MIXED_STATUS = {
+    "type": "string",
+    "description": "failed (a result: see Per-route results), or 422 (a problem: see Problem code).",
+    "x-ms-summary": "Status",
+}
+
+
 def api_definition() -> dict[str, Any]:
-    """apiDefinition.swagger.json: the delete operation, for a flow's action list."""
+    """apiDefinition.swagger.json: the deletion operations, for a flow's action list."""
     doc = copy.deepcopy(document("2.0", f"https://{PLACEHOLDER_HOST}"))
-    post = doc["paths"]["/"]["post"]
-    post["summary"] = "Delete called routes"
-    post["x-ms-visibility"] = "important"
-    for parameter in post["parameters"]:
-        if parameter["in"] == "header":
-            parameter["x-ms-summary"] = "Idempotency key (optional)"
-            parameter["x-ms-visibility"] = "advanced"
-        else:
-            parameter["x-ms-summary"] = "Request"
-            parameter.pop("x-examples", None)  # examples live in the 2.0 document
-    health = doc["paths"]["/healthz"]
-    health["get"]["x-ms-visibility"] = "internal"
-    doc["paths"] = {"/": doc["paths"]["/"], "/healthz": health}
     for definition in doc["definitions"].values():
         _label(definition)
-    for response in post["responses"].values():
-        response.pop("examples", None)
-        if "schema" in response and "properties" in response["schema"]:
-            _label(response["schema"])
-    doc["securityDefinitions"] = {"api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
-    post["security"] = [{"api_key": []}]
-    doc["security"] = [{"api_key": []}]
+    doc["definitions"]["ApplyRequest"]["properties"]["planToken"]["x-ms-visibility"] = "important"
+    doc["definitions"]["PreviewRequest"]["properties"]["dryRun"]["x-ms-visibility"] = "internal"
+    paths: dict[str, Any] = {}
+    for path, (summary, visibility) in _ACTIONS.items():
+        post = doc["paths"][path]["post"]
+        post["summary"] = summary
+        post["x-ms-visibility"] = visibility
+        for parameter in post["parameters"]:
+            if parameter["in"] == "header":
+                parameter["x-ms-summary"] = "Idempotency key (optional)"
+                parameter["x-ms-visibility"] = "advanced"
+            else:
+                parameter["x-ms-summary"] = "Request"
+                parameter.pop("x-examples", None)  # examples live in the 2.0 document
+        for response in post["responses"].values():
+            response.pop("examples", None)
+            schema = response.get("schema", {})
+            if "properties" in schema:
+                _label(schema)
+                if "type" not in schema["properties"].get("status", {"type": None}):
+                    schema["properties"]["status"] = dict(_MIXED_STATUS)
+        post["security"] = [{"api_key": []}]
+        paths[path] = {"post": post}
+    health = doc["paths"]["/healthz"]
+    health["get"]["x-ms-visibility"] = "internal"
     health["get"]["security"] = []
+    doc["paths"] = {**paths, "/healthz": health}
+    doc["securityDefinitions"] = {"api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+    doc["security"] = [{"api_key": []}]
     return doc
 
 
@@ -91,8 +115,8 @@ def api_properties() -> dict[str, Any]:
                     "type": "securestring",
                     "uiDefinition": {
                         "displayName": "API key",
-                        "description": "One of the function's API_KEYS, sent as X-API-Key",
-                        "tooltip": "Ask the function's owner for a key of its own for this connection",
+                        "description": "A key of the function's api-keys secret, sent as X-API-Key",
+                        "tooltip": "Ask the function's owner for a named key of its own for this connection",
                         "constraints": {"tabIndex": 2, "clearText": False, "required": "true"},
                     },
                 }

@@ -8,6 +8,7 @@ connector (scripts/write_api_docs.py), and a test keeps those files in sync.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from typing import Any, Literal
@@ -15,11 +16,12 @@ from typing import Any, Literal
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, NoDefault, models_json_schema
 from pydantic_core import core_schema
 
+from function import __version__
 from function.edge.openapi import examples as ex
 from function.models import DeleteRequest, DeleteResult, DryRunResult, Problem
 
 TITLE = "CEC deleteCalledRoute function"
-VERSION = "1.0.0"
+VERSION = __version__
 Version = Literal["3.1", "3.0", "2.0"]
 PATHS: dict[str, Version] = {"/openapi.json": "3.1", "/openapi-3.0.json": "3.0", "/swagger.json": "2.0"}
 
@@ -76,46 +78,75 @@ _IDEMPOTENCY_KEY = {
 }
 
 
-def _delete_operation() -> dict[str, Any]:
-    return {
-        "operationId": "deleteCalledRoutes",
-        "tags": ["routes"],
+_AUTHENTICATE = " Authenticate with X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+_DELETED_200 = "Every selected route is gone (status deleted: deleted or already absent)."
+_OPERATIONS: dict[str, dict[str, Any]] = {
+    "/": {
+        "operationId": "DeleteCalledRoutes",
         "summary": "Delete called routes (or preview the deletion)",
         "description": (
             "Deletes the called routes selected by dnids, record ids, access code/extension or a"
             " dry run's planToken (exactly one selector), in batches of at most CEC_BATCH_SIZE, and"
             " answers with what happened to each route. With dryRun it only returns the plan, and a"
-            " planToken that deletes exactly the routes shown, those still as they were. Authenticate"
-            " with X-API-Key, Standard Webhooks headers, or Cloud Run IAM, as CALLER_AUTH configures."
+            " planToken that deletes exactly the routes shown, those still as they were."
         ),
+        "request": "DeleteRequest",
+        "examples": ex.REQUESTS,
+        "200": (
+            _DELETED_200[:-1] + ", or the dry-run plan (status planned).",
+            {"oneOf": [{"$ref": "#/components/schemas/DeleteResult"}, {"$ref": "#/components/schemas/DryRunResult"}]},
+            {"deleted": {"value": ex.DELETED}, "planned": {"value": ex.PLANNED}},
+        ),
+    },
+    "/preview": {
+        "operationId": "PreviewDeletion",
+        "summary": "Preview a deletion: the plan and its planToken",
+        "description": (
+            "POST / as a dry run: the same body, validation and answers, with dryRun true unless"
+            " given (dryRun false is refused with 400 invalid_request) and no planToken. Deletes"
+            " nothing; answers with the plan, a planToken (planId, planExpiresAt) for ApplyPlan."
+        ),
+        "request": "PreviewRequest",
+        "examples": {name: value for name, value in ex.REQUESTS.items() if name != "dryRun"},
+        "200": (
+            "The plan (status planned), with its planToken.",
+            {"$ref": "#/components/schemas/DryRunResult"},
+            {"planned": {"value": ex.PLANNED}},
+        ),
+    },
+    "/apply": {
+        "operationId": "ApplyPlan",
+        "summary": "Apply an approved plan: delete the routes a preview showed",
+        "description": (
+            "POST / with a planToken and nothing else (any other selector is refused with 400"
+            " invalid_request): deletes exactly the routes the preview showed, those whose record"
+            " still matches it; the others are reported changed or already_absent."
+        ),
+        "request": "ApplyRequest",
+        "examples": {},
+        "200": (_DELETED_200, {"$ref": "#/components/schemas/DeleteResult"}, {"deleted": {"value": ex.DELETED}}),
+    },
+}
+
+
+def _delete_operation(path: str) -> dict[str, Any]:
+    spec = _OPERATIONS[path]
+    description, schema, examples = spec["200"]
+    media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{spec['request']}"}}
+    if spec["examples"]:
+        media["examples"] = spec["examples"]
+    operation: dict[str, Any] = {
+        "operationId": spec["operationId"],
+        "tags": ["routes"],
+        "summary": spec["summary"],
+        "description": spec["description"] + _AUTHENTICATE,
         "parameters": [_IDEMPOTENCY_KEY],
         "security": [{"apiKey": []}, {}],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/DeleteRequest"},
-                    "examples": ex.REQUESTS,
-                }
-            },
-        },
+        "requestBody": {"required": True, "content": {"application/json": media}},
         "responses": {
             "200": {
-                "description": (
-                    "Every selected route is gone (status deleted: deleted or already absent),"
-                    " or the dry-run plan (status planned)."
-                ),
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                {"$ref": "#/components/schemas/DeleteResult"},
-                                {"$ref": "#/components/schemas/DryRunResult"},
-                            ]
-                        },
-                        "examples": {"deleted": {"value": ex.DELETED}, "planned": {"value": ex.PLANNED}},
-                    }
-                },
+                "description": description,
+                "content": {"application/json": {"schema": schema, "examples": examples}},
             },
             "207": {
                 "description": "Some routes were deleted, some were not (status partial).",
@@ -160,6 +191,42 @@ def _delete_operation() -> dict[str, Any]:
             "504": _problem("504", "The CEC API did not answer in time."),
         },
     }
+    if path == "/preview":
+        # A dry run deletes nothing (no 207, no result of failed deletions) and ignores
+        # idempotency keys (no 409).
+        del operation["parameters"]
+        responses = operation["responses"]
+        del responses["207"], responses["409"]
+        responses["422"] = _problem(
+            "422", "The selection needs more lookups or upstream calls than allowed (a problem)."
+        )
+    return operation
+
+
+def _alias_schemas(delete_request: dict[str, Any]) -> dict[str, Any]:
+    """PreviewRequest and ApplyRequest: DeleteRequest with what each alias takes."""
+    properties = delete_request["properties"]
+    preview = copy.deepcopy(delete_request)
+    del preview["properties"]["planToken"]
+    preview["properties"]["dryRun"].update(
+        default=True, enum=[True], description="Always true here (POST /preview only previews); may be left out."
+    )
+    preview.update(
+        title="PreviewRequest",
+        description="Body of POST /preview: exactly one of dnids, ids or routes; optionally planTtlSeconds.",
+        examples=[e for e in delete_request["examples"] if "planToken" not in e],
+    )
+    preview["x-exactly-one-of"] = [n for n in delete_request["x-exactly-one-of"] if n != "planToken"]
+    apply = {
+        "additionalProperties": False,
+        "description": "Body of POST /apply: the planToken of a POST /preview.",
+        "examples": [e for e in delete_request["examples"] if "planToken" in e],
+        "properties": {"planToken": copy.deepcopy(properties["planToken"])},
+        "required": ["planToken"],
+        "title": "ApplyRequest",
+        "type": "object",
+    }
+    return {"PreviewRequest": preview, "ApplyRequest": apply}
 
 
 _NOT_GET = {
@@ -175,7 +242,7 @@ _NOT_GET = {
 
 def _document_route(version: str) -> dict[str, Any]:
     return {
-        "operationId": "openapi" + version.replace(".", ""),
+        "operationId": "GetOpenApi" + version.replace(".", ""),
         "tags": ["meta"],
         "summary": f"This interface as OpenAPI {version}" if version != "2.0" else "This interface as Swagger 2.0",
         "security": [],
@@ -201,14 +268,19 @@ def build_document() -> dict[str, Any]:
     )
     health = {
         "type": "object",
-        "properties": {"status": {"type": "string", "enum": ["ok"]}, "configured": {"type": "boolean"}},
-        "required": ["status", "configured"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "configured": {"type": "boolean"},
+            "version": {"type": "string", "description": "The function's version (CHANGELOG.md)."},
+        },
+        "required": ["status", "configured", "version"],
     }
+    schemas["$defs"].update(_alias_schemas(schemas["$defs"]["DeleteRequest"]))
     paths: dict[str, Any] = {
-        "/": {"post": _delete_operation()},
+        **{path: {"post": _delete_operation(path)} for path in _OPERATIONS},
         "/healthz": {
             "get": {
-                "operationId": "healthz",
+                "operationId": "GetHealth",
                 "tags": ["meta"],
                 "summary": "Liveness; makes no upstream call",
                 "security": [],
@@ -233,7 +305,7 @@ def build_document() -> dict[str, Any]:
                 "Deletes Huawei Cloud CEC called routes for automation callers. Branch on the"
                 " HTTP status, then on code and retryable of a problem (application/problem+json)."
             ),
-            "license": {"name": "Proprietary (no licence is granted)"},
+            "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
         },
         "tags": [
             {"name": "routes", "description": "Deleting called routes"},
