@@ -48,7 +48,6 @@ DELIBERATELY_UNSET = {
     "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_FILE/_SECRET (plan_tokens)",
     "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
     "CALLER_POLICIES": "the module uses CALLER_POLICIES_FILE or CALLER_POLICIES_SECRET (caller_policies = true)",
-    "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
     "AUDIT_FULL_RECORDS": "opt-in: a lookup before plain dnids deletes; extra_environment_variables",
     "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
     "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
@@ -70,7 +69,12 @@ CONDITIONAL = {
     "CALLER_POLICIES_SECRET": "caller_policies = true, secrets_source = secret_manager",
     "IDEMPOTENCY_FIRESTORE_DATABASE": "firestore store",
     "IDEMPOTENCY_FIRESTORE_COLLECTION": "firestore store",
+    "PROTECTED_ACCESS_CODES": "protected_access_codes not empty",
+    "CEC_LOOKUP_BEFORE_DELETE": "lookup_before_delete = false (the code's default is true)",
 }
+# Set by the module before function/settings.py declares them (the record-lookup switch is
+# being added to the code on another branch); remove an entry once Settings reads it.
+AHEAD_OF_THE_CODE = {"CEC_LOOKUP_BEFORE_DELETE"}
 # Set by the platform on every gen2 function; declared so that plans stay clean.
 PLATFORM = {"LOG_EXECUTION_ID": "true"}
 RUNTIMES = {"python311", "python312", "python313"}
@@ -151,7 +155,7 @@ def test_every_variable_the_code_reads_is_set_or_deliberately_unset(module: Modu
     assert set(PLATFORM) <= set_by_module
     assert re.search(r'\bLOG_EXECUTION_ID = "true"', unwrap(module["locals"]["environment"]))
     set_by_module -= set(PLATFORM)
-    unknown = set_by_module - set(aliases)
+    unknown = set_by_module - set(aliases) - AHEAD_OF_THE_CODE
     assert not unknown, f"the module sets variables the code never reads: {unknown}"
     unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET)
     assert not unclassified, f"read by the code but neither set nor listed as optional: {unclassified}"

@@ -71,8 +71,16 @@ def test_static_schema_check_finds_nothing_in_any_module_directory(tool: Path, c
         check=False,
         env=env,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 finding(s), 0 error(s)" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"\b\d+ finding\(s\), 0 error\(s\)", output), output
+    # The one kind of note allowed: a dynamic block of a max_items = 1 block whose
+    # for_each is a condition choosing [1] or [] (secret replication: auto or user-managed).
+    notes = re.findall(r"^(\S+):(\d+): (\w+): (.*)$", output, flags=re.MULTILINE)
+    for path, line, level, message in notes:
+        assert level == "INFO" and "has max_items=1" in message, (path, line, level, message)
+        block = Path(path).read_text(encoding="utf-8").splitlines()[int(line) - 1 : int(line) + 1]
+        assert re.search(r"for_each = .+\? \[1\] : \[\]$", block[1]), (path, line, block)
 
 
 @pytest.mark.parametrize("root", ROOTS)
@@ -85,18 +93,136 @@ def test_init_validate_and_plan_pass(planned: Any, root: str) -> None:
     assert add == len(plan.resources()) > 0
 
 
+BASE_APIS = {
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+}
+EXAMPLE = "module.called_routes."
+
+
+def _apis(plan: RootPlan, prefix: str = EXAMPLE) -> set[str]:
+    return {v["service"] for a, v in plan.resources().items() if a.startswith(f"{prefix}google_project_service.")}
+
+
 def test_example_plans_a_private_scheduled_function_with_monitoring(planned: Any) -> None:
     _, plans = planned
     plan = plans["example"]
+    resources = plan.resources()
     types = _by_type(plan)
     assert types["google_cloudfunctions2_function"] == 1
     assert types["google_cloud_scheduler_job"] == 1
     assert types["google_service_account"] == 3  # runtime, build, invoker
-    assert types["google_logging_metric"] == 7
-    assert types["google_monitoring_alert_policy"] == 2
+    # requests, deleted_routes, duration, 4 upstream stages, partial and failed
+    # requests, protected/unknown/failed/not-restorable route counts.
+    assert types["google_logging_metric"] == 13
+    # Schedules turn monitoring on without `monitoring` being set.
+    assert "monitoring" not in (ROOT / ROOTS["example"] / "terraform.tfvars.example").read_text(encoding="utf-8")
+    assert types["google_monitoring_alert_policy"] == 3
     assert types["google_monitoring_dashboard"] == 1
+    channel = resources[f'{EXAMPLE}google_monitoring_notification_channel.email["cec-oncall@example.com"]']
+    assert channel["type"] == "email" and channel["labels"] == {"email_address": "cec-oncall@example.com"}
     assert types["time_sleep"] == 1
-    assert "module.called_routes.google_cloud_run_service_iam_member.public[0]" not in plan.resources()
+    assert f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]" not in resources
+    assert resources[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]["retention_days"] == 400
+    assert types["google_logging_project_sink"] == 1
+    environment = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0][
+        "environment_variables"
+    ]
+    assert environment["PROTECTED_ACCESS_CODES"] == "9911411"
+    assert "CEC_LOOKUP_BEFORE_DELETE" not in environment  # the code's default: on
+    assert _apis(plan) == BASE_APIS | {"cloudscheduler.googleapis.com", "monitoring.googleapis.com"}
+
+
+def test_public_webhook_example_plans_every_safeguard_it_names(planned: Any) -> None:
+    """The public root's own terraform.tfvars.example: webhook + API keys, allUsers, plan
+    tokens, caller policies, protected hotlines, the Firestore store, the audit sink, alerts."""
+    _, plans = planned
+    plan = plans["public_webhook"]
+    assert plan.ok, plan.log
+    resources = plan.resources()
+    types = _by_type(plan)
+    assert resources[f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]"]["member"] == "allUsers"
+    secrets = {v["secret_id"] for a, v in resources.items() if ".google_secret_manager_secret.this[" in a}
+    assert secrets == {
+        f"cec-called-routes-{s}"
+        for s in ("cec-credentials", "api-keys", "webhook-secret", "plan-signing-keys", "caller-policies")
+    }
+    service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
+    environment = service["environment_variables"]
+    assert environment["CALLER_AUTH"] == "webhook,api_key"
+    assert environment["PROTECTED_ACCESS_CODES"] == "9911411,9911412"
+    assert environment["IDEMPOTENCY_STORE"] == "firestore"
+    assert environment["IDEMPOTENCY_FIRESTORE_DATABASE"] == "cec-called-routes"
+    assert environment["PLAN_SIGNING_KEYS_FILE"] == "/etc/secrets/plan-signing-keys/keys"
+    assert environment["CALLER_POLICIES_FILE"] == "/etc/secrets/caller-policies/policies.json"
+    assert [s["key"] for s in service["secret_environment_variables"]] == ["WEBHOOK_SECRET"]
+    database = resources[f"{EXAMPLE}google_firestore_database.idempotency[0]"]
+    assert (database["name"], database["location_id"]) == ("cec-called-routes", "europe-west1")
+    assert types["google_firestore_field"] == 1
+    assert resources[f"{EXAMPLE}google_project_iam_member.runtime_firestore[0]"]["role"] == "roles/datastore.user"
+    assert types["google_logging_project_bucket_config"] == 1 and types["google_logging_project_sink"] == 1
+    assert types["google_monitoring_alert_policy"] == 3 and types["google_monitoring_notification_channel"] == 1
+    assert types["google_cloud_scheduler_job"] == 0 and types["google_service_account"] == 2
+    assert _apis(plan) == BASE_APIS | {"firestore.googleapis.com", "monitoring.googleapis.com"}
+
+
+def _references(module: dict[str, Any]) -> dict[str, set[str]]:
+    """What each resource of the module refers to (attributes and depends_on), with
+    locals resolved to the resources they name: the order Terraform creates them in."""
+    pattern = re.compile(r"\b((?:google_\w+|time_sleep|data\.google_\w+)\.\w+|local\.\w+)")
+    locals_ = {f"local.{name}": json.dumps(body) for name, body in module["locals"].items()}
+
+    def direct(text: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found: set[str] = set()
+        for ref in set(pattern.findall(text)) - seen:
+            if ref.startswith("local."):
+                found |= direct(locals_.get(ref, ""), seen | {ref})
+            else:
+                found.add(ref)
+        return found
+
+    return {address: direct(json.dumps(body)) - {address} for address, body in module["resource"].items()}
+
+
+def test_every_resource_waits_for_the_apis_it_needs() -> None:
+    """Each Google resource depends, directly or through others, on google_project_service.this,
+    so a first apply on a fresh project enables an API before anything calls it."""
+    from ._infra import load_module
+
+    graph = _references(load_module(TF_DIR))
+    apis = "google_project_service.this"
+    assert apis in graph
+
+    def reaches(address: str, seen: set[str]) -> bool:
+        if address == apis:
+            return True
+        seen.add(address)
+        return any(reaches(r, seen) for r in graph.get(address, set()) if r not in seen)
+
+    waiting = [a for a in graph if a != apis and a.startswith("google_") and not reaches(a, set())]
+    assert not waiting, f"created without waiting for the APIs: {waiting}"
+    # The check can fail: a resource with no reference to the APIs is found.
+    assert not reaches("google_storage_bucket_object.source", {"google_storage_bucket.source"})
+
+
+def test_without_notification_channels_the_plan_says_nobody_is_notified(planned: Any) -> None:
+    _, plans = planned
+    # all_features: the scheduled instance has no channel, the public one two e-mail addresses.
+    run = plans["all_features"].runs[2]
+    stdout = " ".join((run.stdout + run.stderr).split())
+    assert "The alert policies of cec-routes-sched notify NOBODY" in stdout
+    assert "The alert policies of cec-routes-public notify NOBODY" not in stdout
+    for root in ("example", "public_webhook"):
+        assert "NOBODY" not in plans[root].runs[2].stdout
+        outputs = plans[root].plan["planned_values"]["outputs"]
+        assert outputs["alerts_notify"]["value"] == "alerts notify cec-oncall@example.com"
 
 
 def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
@@ -117,6 +243,23 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
     assert [s["key"] for s in service["secret_environment_variables"]] == ["WEBHOOK_SECRET"]
     assert service["max_instance_request_concurrency"] == 4 and service["available_cpu"] == "1"
     assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    assert service["vpc_connector"] == "projects/cec-plan-check/locations/europe-west4/connectors/cec-egress"
+    assert service["vpc_connector_egress_settings"] == "PRIVATE_RANGES_ONLY"
+    assert service["environment_variables"]["CEC_LOOKUP_BEFORE_DELETE"] == "false"
+    assert service["environment_variables"]["PROTECTED_ACCESS_CODES"] == "9911411,99114*"
+    replication = resources['module.public.google_secret_manager_secret.this["cec_credentials"]']["replication"][0]
+    assert replication["auto"] == []
+    assert [r["location"] for r in replication["user_managed"][0]["replicas"]] == ["europe-west4", "europe-west1"]
+    assert (
+        public["google_monitoring_notification_channel"] == 2
+        and scheduled["google_monitoring_notification_channel"] == 0
+    )
+    # enable_apis: the public instance enables them (a VPC connector adds vpcaccess), the scheduled one leaves them.
+    assert "vpcaccess.googleapis.com" in _apis(plan, "module.public.") and not _apis(plan, "module.scheduled.")
+    sched_replication = resources['module.scheduled.google_secret_manager_secret.this["cec_credentials"]'][
+        "replication"
+    ][0]
+    assert sched_replication["user_managed"] == [] and len(sched_replication["auto"]) == 1
     assert function["build_config"][0]["runtime"] == "python313"
     # Scheduled: two jobs whose deadline is the timeout + 15 s, with the invoker account.
     assert scheduled["google_cloud_scheduler_job"] == 2 and scheduled["google_service_account"] == 3
@@ -126,7 +269,7 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
         assert job["retry_config"][0]["retry_count"] == 5
     for module in ("public", "scheduled"):
         counts = _by_type(plan, f"module.{module}.")
-        assert counts["google_logging_metric"] == 7 and counts["google_monitoring_alert_policy"] == 2
+        assert counts["google_logging_metric"] == 13 and counts["google_monitoring_alert_policy"] == 3
         assert counts["google_monitoring_dashboard"] == 1
         assert resources[f"module.{module}.time_sleep.iam_propagation"]["create_duration"] == "90s"
         invokers = [
