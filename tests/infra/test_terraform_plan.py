@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -341,8 +342,8 @@ def test_with_secret_manager_every_request_time_secret_is_named_by_version(plann
 
 
 def test_both_deployment_paths_mount_the_same_secrets_at_the_same_paths(planned: Any) -> None:
-    """deploy.sh mounts what it deploys (the AK/SK and the API keys; it has no plan-token
-    or caller-policy options) exactly where the module mounts them, or names the same versions."""
+    """deploy.sh mounts the AK/SK and the API keys exactly where the module mounts them, or
+    names the same versions (every secret: test_deploy_sh_deploys_what_the_public_webhook_root_plans)."""
     _, plans = planned
     service, _, _ = _function(plans["all_features"], "public")
     module_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
@@ -538,3 +539,126 @@ def test_every_cross_variable_validation_has_a_refusal_case() -> None:
     expected = [fragment for _, fragment in INVALID.values()]
     missing = [m for m in crossing if not any(f in m.replace('\\"', '"') for f in expected)]
     assert not missing, f"no refusal case in INVALID for: {missing}"
+
+
+# --- deploy.sh against the public webhook root ------------------------------------------
+
+
+def _deploy_flags(tfvars: dict[str, Any]) -> list[str]:
+    """The deploy.sh options for the public webhook root's feature set, from its tfvars."""
+    flags = ["--project", tfvars["project_id"], "--cec-base-url", tfvars["cec_base_url"], "--region", tfvars["region"]]
+    flags += ["--caller-auth", ",".join(tfvars["caller_auth"]), "--public"]
+    flags += ["--plan-tokens"] if tfvars["plan_tokens"] else []
+    flags += ["--caller-policies"] if tfvars["caller_policies"] else []
+    flags += ["--protected-access-codes", ",".join(tfvars["protected_access_codes"])]
+    flags += [
+        "--idempotency-store",
+        tfvars["idempotency_store"],
+        "--firestore-database",
+        tfvars["firestore_database_name"],
+    ]
+    flags += ["--create-firestore-database"] if tfvars["create_firestore_database"] else []
+    flags += ["--audit-sink", tfvars["audit_sink"]]
+    return flags
+
+
+def _grants_in_plan(plan: RootPlan, prefix: str) -> set[tuple[str, str, str, str]]:
+    """(scope, role, grantee, condition title) of every IAM grant the root plans."""
+    module = plan.plan["configuration"]["root_module"]["module_calls"]["called_routes"]["module"]
+    grantee_of = {}
+    for resource in module["resources"]:
+        references = " ".join(resource.get("expressions", {}).get("member", {}).get("references", []))
+        found = re.search(r"google_service_account\.(runtime|build|invoker)", references)
+        grantee_of[resource["address"]] = found.group(1) if found else ""
+    resources = plan.resources()
+    grants = set()
+    for address, values in resources.items():
+        if not address.startswith(prefix) or "_iam_member." not in address:
+            continue
+        local = address.removeprefix(prefix)
+        kind = local.split(".")[0]
+        grantee = values.get("member") if values.get("member") == "allUsers" else grantee_of[local.split("[")[0]]
+        scope = {
+            "google_project_iam_member": "project",
+            "google_artifact_registry_repository_iam_member": "repository",
+            "google_storage_bucket_iam_member": "bucket",
+            "google_cloud_run_service_iam_member": "service",
+        }.get(kind, "")
+        if kind == "google_secret_manager_secret_iam_member":
+            key = local.split("[", 1)[1]
+            scope = "secret:" + resources[f"{prefix}google_secret_manager_secret.this[{key}"]["secret_id"]
+        title = values["condition"][0]["title"] if values.get("condition") else ""
+        grants.add((scope, values["role"], str(grantee), title))
+    return grants
+
+
+def _grants_in_script(output: str) -> set[tuple[str, str, str, str]]:
+    grants = set()
+    for line in output.splitlines():
+        if not line.startswith("gcloud ") or "policy-binding" not in line:
+            continue
+        words = shlex.split(line)
+        options = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+        scope = {
+            ("projects", "add-iam-policy-binding"): "project",
+            ("artifacts", "repositories"): "repository",
+            ("storage", "buckets"): "bucket",
+            ("functions", "add-invoker-policy-binding"): "service",
+        }.get((words[1], words[2]), "")
+        if words[1:3] == ["secrets", "add-iam-policy-binding"]:
+            scope = f"secret:{words[3]}"
+        member = options["member"]
+        grantee = {"-fn@": "runtime", "-build@": "build", "-inv@": "invoker"}
+        who = next((g for marker, g in grantee.items() if marker in member), member)
+        title = re.search(r"title=([^;]+)", options.get("condition", ""))
+        role = options.get("role", "roles/run.invoker")
+        grants.add((scope, role, who, title.group(1) if title else ""))
+    assert all(g[0] for g in grants), grants
+    return grants
+
+
+def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> None:
+    """The same feature set by both paths: environment, secrets and how they are mounted,
+    IAM grants, APIs (less monitoring, which deploy.sh does not create), sizing."""
+    from ._infra import load_tf
+
+    _, plans = planned
+    plan = plans["public_webhook"]
+    tfvars = load_tf(ROOT / ROOTS["public_webhook"] / "terraform.tfvars.example")
+    script = subprocess.run(
+        ["bash", str(DEPLOY_SH), *_deploy_flags(tfvars), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    (deploy,) = [
+        shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud functions deploy ")
+    ]
+    options = dict(w[2:].split("=", 1) for w in deploy if w.startswith("--") and "=" in w)
+    env = dict(pair.split("=", 1) for pair in options["set-env-vars"].removeprefix("^;^").split(";"))
+    mounts = dict(m.removesuffix(":latest").split("=", 1) for m in options["set-secrets"].split(","))
+
+    function = plan.resources()[f"{EXAMPLE}google_cloudfunctions2_function.this"]
+    service = function["service_config"][0]
+    assert env == service["environment_variables"]
+    planned_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
+    planned_mounts |= {s["key"]: s["secret"] for s in service["secret_environment_variables"]}
+    assert mounts == planned_mounts and len(mounts) == 5
+    assert _grants_in_script(script.stdout) == _grants_in_plan(plan, EXAMPLE)
+    (enable,) = [shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud services enable ")]
+    assert {w for w in enable if w.endswith(".googleapis.com")} == _apis(plan) - {"monitoring.googleapis.com"}
+    assert options["memory"] == service["available_memory"]
+    assert int(options["max-instances"]) == service["max_instance_count"]
+    assert int(options["min-instances"]) == service["min_instance_count"]
+    assert options["ingress-settings"] == service["ingress_settings"].removeprefix("ALLOW_").lower().replace("_", "-")
+    assert options["timeout"] == f"{service['timeout_seconds']}s"
+    # What deploy.sh creates for the store and the audit trail, by the module's names.
+    database = plan.resources()[f"{EXAMPLE}google_firestore_database.idempotency[0]"]["name"]
+    assert f"gcloud firestore databases create --database={database} " in script.stdout
+    bucket = plan.resources()[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
+    assert f"gcloud logging buckets create {bucket['bucket_id']} --location={bucket['location']} " in script.stdout
+    sink = plan.resources()[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
+    assert f"gcloud logging sinks create {sink['name']} " in script.stdout
+    assert shlex.quote(f"--log-filter={sink['filter']}") in script.stdout
