@@ -33,6 +33,7 @@ MODES = {
         *("--invoker", "group:ops@example.com", "--time-zone", "Europe/Madrid", "--timeout", "1785"),
         *("--secret-locations", "europe-west1,europe-west4", "--idempotency-store", "firestore"),
         *("--memory", "1Gi", "--max-instances", "10", "--min-instances", "1", "--ingress", "internal-only"),
+        *("--concurrency", "4", "--name", "cec-tenant-a", "--request-budget", "40", "--iam-wait", "5"),
     ],
     # Every safeguard and option of the public webhook example, and then some.
     "public_safeguards": [

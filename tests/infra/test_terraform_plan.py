@@ -662,3 +662,27 @@ def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> N
     sink = plan.resources()[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
     assert f"gcloud logging sinks create {sink['name']} " in script.stdout
     assert shlex.quote(f"--log-filter={sink['filter']}") in script.stdout
+
+
+def test_deploy_sh_enables_the_apis_the_scheduled_root_plans(planned: Any) -> None:
+    """The same list by both paths for a scheduled function (monitoring aside: deploy.sh
+    creates none)."""
+    from ._infra import load_tf
+
+    _, plans = planned
+    tfvars = load_tf(ROOT / ROOTS["example"] / "terraform.tfvars.example")
+    script = subprocess.run(
+        [
+            *("bash", str(DEPLOY_SH), "--project", tfvars["project_id"], "--cec-base-url", tfvars["cec_base_url"]),
+            *("--schedule", "0 3 * * *", "--dnids", "4001", "--dry-run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    (enable,) = [shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud services enable ")]
+    enabled = {w for w in enable if w.endswith(".googleapis.com")}
+    assert enabled == _apis(plans["example"]) - {"monitoring.googleapis.com"}
+    assert "cloudscheduler.googleapis.com" in enabled
