@@ -293,6 +293,18 @@ def test_script_runs_on_bash_before_4_4() -> None:
         (["--schedule", "0 3 * * *", "--dnids", "1", "--timeout", "1786"], "at most 1785 with --schedule"),
         (["--runtime", "python314"], "--runtime must be python311, python312 or python313"),
         (["--iam-wait", "soon"], "whole seconds"),
+        (["--max-instances", "101"], "--max-instances must be 1-100"),
+        (["--min-instances", "4"], "--min-instances must be 0 to --max-instances"),
+        (["--memory", "lots"], "--memory must be a size"),
+        (["--ingress", "ALLOW_ALL"], "--ingress must be all, internal-only or internal-and-gclb"),
+        (["--protected-access-codes", "1, 2"], "comma list without spaces"),
+        (["--firestore-database", "mine"], "need --idempotency-store firestore"),
+        (["--create-firestore-database"], "need --idempotency-store firestore"),
+        (["--audit-sink", "bigquery"], "bigquery: use the Terraform module"),
+        (["--audit-retention-days", "4000"], "--audit-retention-days must be 1-3650"),
+        (["--secret-locations", "europe west1"], "--secret-locations must be a comma list"),
+        (["--vpc-connector", "cec-egress"], "projects/P/locations/R/connectors/C"),
+        (["--egress-settings", "all"], "--egress-settings needs --vpc-connector"),
     ],
 )
 def test_unsafe_or_broken_combinations_are_refused_before_any_command(
