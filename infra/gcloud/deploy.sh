@@ -35,7 +35,44 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
                         secret_manager (each read with the client library)
   --concurrency N       requests per instance, default 1; THREADS is set to match
                         (above 1 also sets --cpu=1, which concurrency needs)
+  --max-instances N     upper bound on instances, default 3 (1-100)
+  --min-instances N     instances kept warm, default 0
+  --memory SIZE         memory of one instance, default 256Mi (e.g. 512Mi, 1Gi)
+  --ingress SETTING     all (default), internal-only or internal-and-gclb
+  --log-level LEVEL     DEBUG, INFO (default), WARNING or ERROR
+
+ Safeguards (the module's variable in brackets):
+  --plan-tokens         create <name>-plan-signing-keys and sign plan tokens [plan_tokens]
+  --caller-policies     create <name>-caller-policies and enforce it [caller_policies]
+  --protected-access-codes LIST
+                        comma list of hotlines never deleted [protected_access_codes]
+  --no-lookup-before-delete
+                        skip the record lookup before deleting (no undo record)
+                        [lookup_before_delete = false]
+  --idempotency-store S memory (default) or firestore [idempotency_store]
+  --firestore-database NAME
+                        Firestore database of the store, default (default)
+                        [firestore_database_name]
+  --create-firestore-database
+                        create that database in --region [create_firestore_database]
+  --idempotency-on-store-error fail|proceed
+                        default fail [idempotency_on_store_error]
+  --audit-sink S        none (default) or log_bucket: the audit entries in a log
+                        bucket <name>-audit of their own [audit_sink]
+  --audit-retention-days N
+                        retention of that bucket, default 400 [audit_retention_days]
+  --secret-locations LIST
+                        user-managed replication of the secrets in these locations
+                        (default automatic) [secret_replica_locations]
+  --vpc-connector CONNECTOR
+                        projects/P/locations/R/connectors/C: outbound traffic through a
+                        Serverless VPC Access connector [vpc_connector]
+  --egress-settings S   with --vpc-connector: all (default) or private-ranges-only
+                        [vpc_connector_egress_settings]
   --dry-run             print the commands, run nothing
+
+The first run creates the secrets and stops there (exit 3) with the exact commands
+that add their values; run the same command again once they have values.
 EOF
 }
 
@@ -45,6 +82,13 @@ PROJECT="" CEC_BASE_URL="" REGION="europe-west1" NAME="cec-called-routes"
 CALLER_AUTH="iam" PUBLIC=false SCHEDULE="" JOB="nightly" TIME_ZONE="Etc/UTC"
 DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false RUNTIME="python312" IAM_WAIT=60
 SECRETS_SOURCE="volume" CONCURRENCY=1
+MAX_INSTANCES=3 MIN_INSTANCES=0 MEMORY="256Mi" INGRESS="all" LOG_LEVEL="INFO"
+PLAN_TOKENS=false CALLER_POLICIES=false PROTECTED="" LOOKUP_BEFORE_DELETE=true
+IDEMPOTENCY_STORE="memory" FIRESTORE_DATABASE="(default)" CREATE_FIRESTORE=false
+ON_STORE_ERROR="fail" AUDIT_SINK="none" AUDIT_RETENTION=400 SECRET_LOCATIONS=""
+VPC_CONNECTOR="" EGRESS=""
+# The module's idempotency_collection default: the TTL policy is set on it.
+COLLECTION="cec-delete-called-route-idempotency"
 INVOKERS=()
 
 while [[ $# -gt 0 ]]; do
@@ -66,6 +110,24 @@ while [[ $# -gt 0 ]]; do
     --iam-wait) IAM_WAIT="${2:?}"; shift 2 ;;
     --secrets-source) SECRETS_SOURCE="${2:?}"; shift 2 ;;
     --concurrency) CONCURRENCY="${2:?}"; shift 2 ;;
+    --max-instances) MAX_INSTANCES="${2:?}"; shift 2 ;;
+    --min-instances) MIN_INSTANCES="${2:?}"; shift 2 ;;
+    --memory) MEMORY="${2:?}"; shift 2 ;;
+    --ingress) INGRESS="${2:?}"; shift 2 ;;
+    --log-level) LOG_LEVEL="${2:?}"; shift 2 ;;
+    --plan-tokens) PLAN_TOKENS=true; shift ;;
+    --caller-policies) CALLER_POLICIES=true; shift ;;
+    --protected-access-codes) PROTECTED="${2:?}"; shift 2 ;;
+    --no-lookup-before-delete) LOOKUP_BEFORE_DELETE=false; shift ;;
+    --idempotency-store) IDEMPOTENCY_STORE="${2:?}"; shift 2 ;;
+    --firestore-database) FIRESTORE_DATABASE="${2:?}"; shift 2 ;;
+    --create-firestore-database) CREATE_FIRESTORE=true; shift ;;
+    --idempotency-on-store-error) ON_STORE_ERROR="${2:?}"; shift 2 ;;
+    --audit-sink) AUDIT_SINK="${2:?}"; shift 2 ;;
+    --audit-retention-days) AUDIT_RETENTION="${2:?}"; shift 2 ;;
+    --secret-locations) SECRET_LOCATIONS="${2:?}"; shift 2 ;;
+    --vpc-connector) VPC_CONNECTOR="${2:?}"; shift 2 ;;
+    --egress-settings) EGRESS="${2:?}"; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -86,6 +148,37 @@ case "$RUNTIME" in python311 | python312 | python313) ;; *) die "--runtime must 
 [[ "$SECRETS_SOURCE" == volume || "$SECRETS_SOURCE" == secret_manager ]] ||
   die "--secrets-source must be volume or secret_manager"
 [[ "$CONCURRENCY" =~ ^[1-9][0-9]{0,2}$ ]] || die "--concurrency must be 1-999"
+[[ "$MAX_INSTANCES" =~ ^[1-9][0-9]{0,2}$ ]] || die "--max-instances must be 1-100"
+((MAX_INSTANCES <= 100)) || die "--max-instances must be 1-100"
+[[ "$MIN_INSTANCES" =~ ^[0-9]{1,3}$ ]] || die "--min-instances must be 0 to --max-instances"
+((MIN_INSTANCES <= MAX_INSTANCES)) || die "--min-instances must be 0 to --max-instances"
+[[ "$MEMORY" =~ ^[1-9][0-9]*(Mi|Gi)$ ]] || die "--memory must be a size such as 256Mi or 1Gi"
+case "$INGRESS" in all | internal-only | internal-and-gclb) ;; *) die "--ingress must be all, internal-only or internal-and-gclb" ;; esac
+case "$LOG_LEVEL" in DEBUG | INFO | WARNING | ERROR) ;; *) die "--log-level must be DEBUG, INFO, WARNING or ERROR" ;; esac
+[[ -z "$PROTECTED" || "$PROTECTED" =~ ^[^,[:space:]]+(,[^,[:space:]]+)*$ ]] ||
+  die "--protected-access-codes must be a comma list without spaces"
+[[ "$IDEMPOTENCY_STORE" == memory || "$IDEMPOTENCY_STORE" == firestore ]] ||
+  die "--idempotency-store must be memory or firestore"
+[[ "$FIRESTORE_DATABASE" =~ ^(\(default\)|[a-z][a-z0-9-]{2,62})$ ]] ||
+  die "--firestore-database must be (default) or 3-63 lowercase letters, digits and hyphens"
+if [[ "$IDEMPOTENCY_STORE" != firestore ]] && { $CREATE_FIRESTORE || [[ "$FIRESTORE_DATABASE" != "(default)" ]]; }; then
+  die "--firestore-database and --create-firestore-database need --idempotency-store firestore"
+fi
+[[ "$ON_STORE_ERROR" == fail || "$ON_STORE_ERROR" == proceed ]] || die "--idempotency-on-store-error must be fail or proceed"
+# bigquery is the module's alone: a dataset is made with bq, not gcloud (infra/README.md, parity table).
+[[ "$AUDIT_SINK" == none || "$AUDIT_SINK" == log_bucket ]] ||
+  die "--audit-sink must be none or log_bucket (bigquery: use the Terraform module)"
+[[ "$AUDIT_RETENTION" =~ ^[1-9][0-9]{0,3}$ ]] || die "--audit-retention-days must be 1-3650"
+((AUDIT_RETENTION <= 3650)) || die "--audit-retention-days must be 1-3650"
+[[ -z "$SECRET_LOCATIONS" || "$SECRET_LOCATIONS" =~ ^[a-z0-9-]+(,[a-z0-9-]+)*$ ]] ||
+  die "--secret-locations must be a comma list of locations such as europe-west1"
+[[ -z "$VPC_CONNECTOR" || "$VPC_CONNECTOR" =~ ^projects/[^/]+/locations/[^/]+/connectors/[^/]+$ ]] ||
+  die "--vpc-connector must be projects/P/locations/R/connectors/C"
+if [[ -n "$EGRESS" ]]; then
+  [[ -n "$VPC_CONNECTOR" ]] || die "--egress-settings needs --vpc-connector"
+  [[ "$EGRESS" == all || "$EGRESS" == private-ranges-only ]] || die "--egress-settings must be all or private-ranges-only"
+fi
+[[ -z "$VPC_CONNECTOR" || -n "$EGRESS" ]] || EGRESS=all
 
 has_iam=false has_webhook=false has_api_key=false
 IFS=',' read -r -a methods <<<"$CALLER_AUTH"
@@ -168,8 +261,15 @@ SOURCE_HASH="$(cd "$ROOT" && sha256sum ${SOURCE_FILES[@]+"${SOURCE_FILES[@]}"} |
 OBJECT="source/${NAME}-${SOURCE_HASH}.zip"
 
 # --- 1. APIs ----------------------------------------------------------------
-run gcloud services enable cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
-  artifactregistry.googleapis.com secretmanager.googleapis.com cloudscheduler.googleapis.com iam.googleapis.com "${P[@]}"
+# The module's required_apis (infra/terraform/apis.tf) for the same features, less
+# monitoring, which this script does not create (tests/infra compares the lists).
+APIS=(artifactregistry cloudbuild cloudfunctions cloudresourcemanager iam logging run secretmanager storage)
+[[ -z "$SCHEDULE" ]] || APIS+=(cloudscheduler)
+[[ "$IDEMPOTENCY_STORE" != firestore ]] || APIS+=(firestore)
+[[ -z "$VPC_CONNECTOR" ]] || APIS+=(vpcaccess)
+SERVICES=()
+while IFS= read -r api; do SERVICES+=("${api}.googleapis.com"); done < <(printf '%s\n' "${APIS[@]}" | LC_ALL=C sort)
+run gcloud services enable ${SERVICES[@]+"${SERVICES[@]}"} "${P[@]}"
 
 # --- 2. Service accounts ----------------------------------------------------
 # The invoker exists only to sign the scheduler's OIDC tokens, as in Terraform.
@@ -185,6 +285,8 @@ done
 SECRETS=("${NAME}-cec-credentials")
 $has_api_key && SECRETS+=("${NAME}-api-keys")
 $has_webhook && SECRETS+=("${NAME}-webhook-secret")
+$PLAN_TOKENS && SECRETS+=("${NAME}-plan-signing-keys")
+$CALLER_POLICIES && SECRETS+=("${NAME}-caller-policies")
 # Secrets read at request time (issue 14), as "SETTING SECRET FILE": with --secrets-source
 # volume each is mounted at FILE and SETTING_FILE names it (Cloud Run fetches the value
 # on each read, no client library on the cold path); with secret_manager SETTING_SECRET
@@ -192,30 +294,49 @@ $has_webhook && SECRETS+=("${NAME}-webhook-secret")
 # one directory per secret, since a secret's mount directory can take no other secret.
 READ_AT_REQUEST=("CEC_CREDENTIALS ${NAME}-cec-credentials /etc/secrets/cec/credentials.json")
 $has_api_key && READ_AT_REQUEST+=("API_KEYS ${NAME}-api-keys /etc/secrets/api-keys/keys")
+$PLAN_TOKENS && READ_AT_REQUEST+=("PLAN_SIGNING_KEYS ${NAME}-plan-signing-keys /etc/secrets/plan-signing-keys/keys")
+$CALLER_POLICIES && READ_AT_REQUEST+=("CALLER_POLICIES ${NAME}-caller-policies /etc/secrets/caller-policies/policies.json")
+REPLICATION=(--replication-policy=automatic)
+[[ -z "$SECRET_LOCATIONS" ]] || REPLICATION=(--replication-policy=user-managed --locations="$SECRET_LOCATIONS")
 for secret in "${SECRETS[@]}"; do
   exists gcloud secrets describe "$secret" "${P[@]}" ||
-    run gcloud secrets create "$secret" --replication-policy=automatic --labels=app=cec-called-routes "${P[@]}"
+    run gcloud secrets create "$secret" "${REPLICATION[@]}" --labels=app=cec-called-routes "${P[@]}"
   run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:${RUNTIME_SA}" \
     --role=roles/secretmanager.secretAccessor "${P[@]}"
 done
-MOUNTED=()
-$has_webhook && MOUNTED+=("${NAME}-webhook-secret")
-if [[ "$SECRETS_SOURCE" == volume ]]; then
-  for entry in "${READ_AT_REQUEST[@]}"; do
-    read -r _ secret _ <<<"$entry"
-    MOUNTED+=("$secret")
-  done
-fi
-if ((${#MOUNTED[@]} > 0)); then
-  # A mounted secret must have a version before the function can deploy.
-  for secret in ${MOUNTED[@]+"${MOUNTED[@]}"}; do
-    VERSIONS=(gcloud secrets versions list "$secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")
-    if $DRY_RUN; then
-      echo "# stops unless this prints a version: $(show "${VERSIONS[@]}")"
-    elif [[ -z "$("${VERSIONS[@]}")" ]]; then
-      die "add a version to ${secret} first (see infra/README.md), then re-run"
-    fi
-  done
+
+# How to add each secret's value (never through this script, nor its arguments).
+add_value_command() {
+  local add="gcloud secrets versions add $1 --data-file=- ${P[*]}"
+  case "$1" in
+    *-cec-credentials) echo "printf '{\"app_key\":\"%s\",\"app_secret\":\"%s\"}' \"\$CEC_APP_KEY\" \"\$CEC_APP_SECRET\" | ${add}" ;;
+    *-api-keys) echo "${add/--data-file=-/--data-file=api-keys.txt}   # one key per line, or a JSON list" ;;
+    *-webhook-secret) printf '%s\n' "python3 scripts/send_webhook.py --generate-secret | tr -d '\\n' | ${add}" ;;
+    *-plan-signing-keys) echo "python3 -c 'import secrets; print(secrets.token_urlsafe(48), end=\"\")' | ${add}" ;;
+    *-caller-policies) echo "${add/--data-file=-/--data-file=caller-policies.json}   # the CALLER_POLICIES JSON (README, Caller policies)" ;;
+  esac
+}
+
+# Every secret needs a value before the function can use it (a mounted one, before it
+# can even deploy): the first run stops here, and says exactly what to run.
+EMPTY=()
+for secret in "${SECRETS[@]}"; do
+  VERSIONS=(gcloud secrets versions list "$secret" --filter=state:ENABLED --limit=1 --format='value(name)' "${P[@]}")
+  if $DRY_RUN; then
+    echo "# stops unless this prints a version: $(show "${VERSIONS[@]}")"
+    echo "#   add it with: $(add_value_command "$secret")"
+  elif [[ -z "$("${VERSIONS[@]}")" ]]; then
+    EMPTY+=("$secret")
+  fi
+done
+if ((${#EMPTY[@]} > 0)); then
+  {
+    echo "deploy.sh: stopped after creating the secrets; these have no value yet: ${EMPTY[*]+${EMPTY[*]}}"
+    echo "Add each value (from the directory holding this repository), then run the same deploy.sh command again:"
+    echo
+    for secret in ${EMPTY[@]+"${EMPTY[@]}"}; do echo "  $(add_value_command "$secret")"; done
+  } >&2
+  exit 3
 fi
 
 # --- 4. Build: image repository, source bucket, build account grants --------
@@ -248,6 +369,40 @@ GCF_SOURCES="projects/_/buckets/gcf-v2-sources-${PROJECT_NUMBER}-${REGION}"
 run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${BUILD_SA}" \
   --role=roles/storage.objectViewer \
   --condition="^;^title=gcf-v2-sources-${REGION};description=Only the bucket Cloud Functions copies this region's sources into.;expression=resource.name == \"${GCF_SOURCES}\" || resource.name.startsWith(\"${GCF_SOURCES}/\")"
+
+# --- 4b. Idempotency store: the Firestore database, its TTL policy, the grant ---
+if [[ "$IDEMPOTENCY_STORE" == firestore ]]; then
+  if $CREATE_FIRESTORE; then
+    exists gcloud firestore databases describe --database="$FIRESTORE_DATABASE" "${P[@]}" ||
+      run gcloud firestore databases create --database="$FIRESTORE_DATABASE" --location="$REGION" \
+        --type=firestore-native "${P[@]}"
+  fi
+  # Firestore deletes expired records itself, and nothing queries the expiry: no
+  # single-field index on it (the module's google_firestore_field, ttl_config and index_config).
+  run gcloud firestore fields ttls update expires_at --collection-group="$COLLECTION" --enable-ttl \
+    --database="$FIRESTORE_DATABASE" "${P[@]}"
+  run gcloud firestore indexes fields update expires_at --collection-group="$COLLECTION" --disable-indexes \
+    --database="$FIRESTORE_DATABASE" "${P[@]}"
+  # roles/datastore.user on this database only: an IAM condition on its name, as in the module.
+  DB_PATH="projects/${PROJECT}/databases/${FIRESTORE_DATABASE}"
+  run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:${RUNTIME_SA}" \
+    --role=roles/datastore.user \
+    --condition="^;^title=${NAME}-idempotency-database-only;description=The idempotency store's database, no other.;expression=resource.name == \"${DB_PATH}\" || resource.name.startsWith(\"${DB_PATH}/\")"
+fi
+
+# --- 4c. Audit sink: the audit entries in a log bucket of their own ----------
+if [[ "$AUDIT_SINK" == log_bucket ]]; then
+  AUDIT_FILTER="resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${NAME}\" AND labels.audit=\"cec-called-routes\" AND jsonPayload.message=\"called routes deleted\""
+  exists gcloud logging buckets describe "${NAME}-audit" --location="$REGION" "${P[@]}" ||
+    run gcloud logging buckets create "${NAME}-audit" --location="$REGION" --retention-days="$AUDIT_RETENTION" \
+      --description="Audit entries of deleted CEC called routes (${NAME})." "${P[@]}"
+  run gcloud logging buckets update "${NAME}-audit" --location="$REGION" --retention-days="$AUDIT_RETENTION" "${P[@]}"
+  # A sink to a log bucket of the same project needs no grant.
+  exists gcloud logging sinks describe "${NAME}-audit" "${P[@]}" ||
+    run gcloud logging sinks create "${NAME}-audit" \
+      "logging.googleapis.com/projects/${PROJECT}/locations/${REGION}/buckets/${NAME}-audit" \
+      --log-filter="$AUDIT_FILTER" "${P[@]}"
+fi
 
 # IAM changes take time to reach every service; deploying at once can fail at
 # random on a first run (the module waits the same way, with time_sleep).
@@ -286,7 +441,14 @@ for entry in "${READ_AT_REQUEST[@]}"; do
 done
 ENV_VARS+=";THREADS=${CONCURRENCY}"
 ((CONCURRENCY > 1)) && CPU_FLAGS+=(--cpu=1)
-ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=INFO"
+ENV_VARS+=";REQUEST_BUDGET_SECONDS=${BUDGET};GOOGLE_CLOUD_PROJECT=${PROJECT};LOG_LEVEL=${LOG_LEVEL}"
+ENV_VARS+=";IDEMPOTENCY_STORE=${IDEMPOTENCY_STORE};IDEMPOTENCY_ON_STORE_ERROR=${ON_STORE_ERROR}"
+if [[ "$IDEMPOTENCY_STORE" == firestore ]]; then
+  ENV_VARS+=";IDEMPOTENCY_FIRESTORE_DATABASE=${FIRESTORE_DATABASE};IDEMPOTENCY_FIRESTORE_COLLECTION=${COLLECTION}"
+fi
+[[ -z "$PROTECTED" ]] || ENV_VARS+=";PROTECTED_ACCESS_CODES=${PROTECTED}"
+# Written only to turn the lookup off: the code's default is on.
+$LOOKUP_BEFORE_DELETE || ENV_VARS+=";CEC_LOOKUP_BEFORE_DELETE=false"
 $has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
 if $has_iam; then
   # Who iam accepts (function/callers/iam.py): the scheduler's invoker account and the
@@ -311,6 +473,8 @@ if $has_iam; then
   ENV_VARS+=";IAM_AUDIENCES=https://${REGION}-${PROJECT}.cloudfunctions.net/${NAME},https://${NAME}-${PROJECT_NUMBER}.${REGION}.run.app"
 fi
 ENV_VARS+=";LOG_EXECUTION_ID=true" # the platform's own; declared, as in Terraform
+EGRESS_FLAGS=()
+[[ -z "$VPC_CONNECTOR" ]] || EGRESS_FLAGS+=(--vpc-connector="$VPC_CONNECTOR" --egress-settings="$EGRESS")
 SECRET_FLAGS=()
 SECRET_SPEC="" # --set-secrets takes one comma list of every mount
 for mount in ${MOUNTS[@]+"${MOUNTS[@]}"}; do SECRET_SPEC+="${SECRET_SPEC:+,}${mount}"; done
@@ -322,8 +486,9 @@ run gcloud functions deploy "$NAME" --gen2 --region="$REGION" "${P[@]}" \
   --service-account="$RUNTIME_SA" \
   --build-service-account="projects/${PROJECT}/serviceAccounts/${BUILD_SA}" \
   --docker-repository="projects/${PROJECT}/locations/${REGION}/repositories/${REPO}" \
-  --ingress-settings=all --memory=256Mi --timeout="${TIMEOUT}s" \
-  --min-instances=0 --max-instances=3 --concurrency="$CONCURRENCY" ${CPU_FLAGS[@]+"${CPU_FLAGS[@]}"} \
+  --ingress-settings="$INGRESS" --memory="$MEMORY" --timeout="${TIMEOUT}s" \
+  --min-instances="$MIN_INSTANCES" --max-instances="$MAX_INSTANCES" --concurrency="$CONCURRENCY" \
+  ${CPU_FLAGS[@]+"${CPU_FLAGS[@]}"} ${EGRESS_FLAGS[@]+"${EGRESS_FLAGS[@]}"} \
   --update-labels=app=cec-called-routes \
   --set-env-vars="$ENV_VARS" ${SECRET_FLAGS[@]+"${SECRET_FLAGS[@]}"}
 
@@ -356,10 +521,6 @@ if [[ -n "$SCHEDULE" ]]; then
   fi
 fi
 
-# Secret values never pass through this script; add them yourself (once, and on rotation).
-{
-  echo "# Next: add the secret values (see infra/README.md), e.g."
-  echo "#   gcloud secrets versions add ${NAME}-cec-credentials --data-file=cec-credentials.json ${P[*]}"
-  if $has_api_key; then echo "#   gcloud secrets versions add ${NAME}-api-keys --data-file=api-keys.txt ${P[*]}"; fi
-  if $has_webhook; then echo "#   gcloud secrets versions add ${NAME}-webhook-secret --data-file=webhook-secret.txt ${P[*]}"; fi
-} >&2
+# Rotation: add a new version with the same commands; mounted secrets are read again
+# on each request, the webhook secret at the next instance start.
+echo "# Done. To rotate a secret, add a new version with the command the first run printed." >&2

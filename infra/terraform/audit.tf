@@ -21,6 +21,7 @@ resource "google_logging_project_bucket_config" "audit" {
   bucket_id      = "${var.name}-audit"
   retention_days = var.audit_retention_days
   description    = "Audit entries of deleted CEC called routes (${var.name})."
+  depends_on     = [google_project_service.this]
 }
 
 resource "google_logging_project_sink" "audit_bucket" {
@@ -41,6 +42,7 @@ resource "google_bigquery_dataset" "audit" {
   description                     = "Audit entries of deleted CEC called routes (${var.name})."
   default_partition_expiration_ms = var.audit_retention_days * 86400000
   labels                          = local.labels
+  depends_on                      = [google_project_service.this]
 }
 
 resource "google_logging_project_sink" "audit_bigquery" {

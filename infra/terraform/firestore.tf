@@ -27,6 +27,7 @@ resource "google_firestore_database" "idempotency" {
   type        = "FIRESTORE_NATIVE"
   # Keys live for hours at most; losing them on a destroy costs nothing lasting.
   deletion_policy = "DELETE"
+  depends_on      = [google_project_service.this]
 }
 
 resource "google_firestore_field" "idempotency_ttl" {
@@ -41,7 +42,7 @@ resource "google_firestore_field" "idempotency_ttl" {
   # Nothing queries the store: no single-field index on the expiry is needed.
   index_config {}
 
-  depends_on = [google_firestore_database.idempotency]
+  depends_on = [google_firestore_database.idempotency, google_project_service.this]
 }
 
 resource "google_project_iam_member" "runtime_firestore" {

@@ -8,6 +8,7 @@ resource "google_service_account" "runtime" {
   account_id   = "${var.name}-fn"
   display_name = "${var.name} function runtime"
   description  = "Runs the ${var.name} function; may read only its own secrets."
+  depends_on   = [google_project_service.this]
 }
 
 resource "google_service_account" "build" {
@@ -15,6 +16,7 @@ resource "google_service_account" "build" {
   account_id   = "${var.name}-build"
   display_name = "${var.name} function build"
   description  = "Builds the ${var.name} function image instead of a broad default build account."
+  depends_on   = [google_project_service.this]
 }
 
 resource "google_service_account" "invoker" {
@@ -24,6 +26,7 @@ resource "google_service_account" "invoker" {
   account_id   = "${var.name}-inv"
   display_name = "${var.name} invoker"
   description  = "Identity of the Cloud Scheduler jobs that call ${var.name}."
+  depends_on   = [google_project_service.this]
 }
 
 # The project number names the bucket Cloud Functions copies the source into.

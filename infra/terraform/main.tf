@@ -58,6 +58,23 @@ locals {
     IDEMPOTENCY_FIRESTORE_COLLECTION = local.firestore_store ? var.idempotency_collection : null
     IDEMPOTENCY_ON_STORE_ERROR       = var.idempotency_on_store_error
 
+    # Safeguards set in the environment: hotlines never deleted, and the record
+    # lookup before deletion, written only when turned off (the code's default is on).
+    PROTECTED_ACCESS_CODES   = length(var.protected_access_codes) > 0 ? join(",", var.protected_access_codes) : null
+    CEC_LOOKUP_BEFORE_DELETE = var.lookup_before_delete ? null : "false"
+
+    # iam mode: who may call (the scheduler's invoker account and the user:/serviceAccount:
+    # invoker members; an ID token names one email, never its groups), and the URLs a
+    # token Cloud Run did not check must name as its audience (function/callers/iam.py).
+    IAM_ALLOWED_PRINCIPALS = contains(var.caller_auth, "iam") ? join(",", concat(
+      local.scheduled ? ["serviceAccount:${google_service_account.invoker[0].email}"] : [],
+      [for m in var.invoker_members : m if can(regex("^(user|serviceAccount):", m))],
+    )) : null
+    IAM_AUDIENCES = contains(var.caller_auth, "iam") ? join(",", [
+      "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}",
+      "https://${var.name}-${data.google_project.this.number}.${var.region}.run.app",
+    ]) : null
+
     # The platform adds it to every gen2 function; declaring it keeps plans clean.
     LOG_EXECUTION_ID = "true"
   }) : key => value if value != null }
@@ -118,6 +135,7 @@ resource "google_storage_bucket" "source" {
   public_access_prevention    = "enforced"
   force_destroy               = true
   labels                      = local.labels
+  depends_on                  = [google_project_service.this]
 
   versioning {
     enabled = true
@@ -153,6 +171,7 @@ resource "google_artifact_registry_repository" "images" {
   format        = "DOCKER"
   description   = "Build images of the ${var.name} function."
   labels        = local.labels
+  depends_on    = [google_project_service.this]
 
   cleanup_policies {
     id     = "keep-recent"
@@ -178,9 +197,27 @@ resource "google_secret_manager_secret" "this" {
   secret_id = each.value
   labels    = merge(local.labels, { purpose = replace(each.key, "_", "-") })
 
+  # Automatic, or user-managed in the listed locations where an organisation policy
+  # restricts resource locations.
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = length(var.secret_replica_locations) == 0 ? [1] : []
+      content {}
+    }
+    dynamic "user_managed" {
+      for_each = length(var.secret_replica_locations) > 0 ? [1] : []
+      content {
+        dynamic "replicas" {
+          for_each = var.secret_replica_locations
+          content {
+            location = replicas.value
+          }
+        }
+      }
+    }
   }
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_cloudfunctions2_function" "this" {
@@ -216,6 +253,10 @@ resource "google_cloudfunctions2_function" "this" {
     max_instance_count               = var.max_instance_count
     max_instance_request_concurrency = var.max_instance_request_concurrency
     environment_variables            = local.environment
+    # Outbound traffic through a Serverless VPC Access connector (e.g. to a Cloud NAT
+    # with a static address); infra/README.md, Egress.
+    vpc_connector                 = var.vpc_connector
+    vpc_connector_egress_settings = var.vpc_connector == null ? null : var.vpc_connector_egress_settings
 
     # Each secret read at request time, mounted from Secret Manager in a directory of
     # its own (local.secret_mounts); the value never appears in the function's

@@ -1,9 +1,35 @@
-# Optional (var.monitoring): log-based metrics from the one summary line the
-# function writes per request (function/edge/handler.py), two alert policies and a
-# dashboard. infra/README.md says what each tile and alert means and what to do.
+# Log-based metrics from the one summary line the function writes per request
+# (function/edge/handler.py), three alert policies and a dashboard: on when
+# var.monitoring is set (unless enabled = false), and by default when schedules exist.
+# infra/README.md says what each tile and alert means and what to do.
 
 locals {
-  monitoring = var.monitoring != null
+  monitoring = var.monitoring == null ? local.scheduled : try(var.monitoring.enabled, true)
+  # Defaults of the monitoring object where it is null (monitoring on through schedules).
+  monitoring_settings = {
+    notification_channels  = var.monitoring == null ? [] : var.monitoring.notification_channels
+    alert_window_seconds   = var.monitoring == null ? 300 : var.monitoring.alert_window_seconds
+    server_error_threshold = var.monitoring == null ? 0 : var.monitoring.server_error_threshold
+  }
+  notification_channels = concat(
+    local.monitoring_settings.notification_channels,
+    [for c in google_monitoring_notification_channel.email : c.id],
+  )
+  # Known at plan time: whether anybody is told when an alert fires.
+  notifies_somebody = length(local.monitoring_settings.notification_channels) + length(var.notification_emails) > 0
+
+  # What the summary line says about routes that were not deleted, and the field each
+  # count is in: jsonPayload.outcomes.<route outcome> (function/edge/handler.py,
+  # _count_outcomes), and jsonPayload.notRestorable, routes deleted without their full
+  # record captured first (no undo).
+  route_counts = {
+    protected      = "outcomes.protected"
+    unknown        = "outcomes.unknown"
+    failed         = "outcomes.failed"
+    not_restorable = "notRestorable"
+  }
+  # Requests whose deletion did not fully happen, by the summary line's outcome.
+  unfinished_outcomes = ["partial", "failed"]
 
   # The summary line: the only line on the function's stdout log with an
   # httpRequest. That is a special field of structured logs: Cloud Logging moves
@@ -26,11 +52,33 @@ locals {
   promql_prefix = "logging_googleapis_com:user_"
 }
 
+resource "google_monitoring_notification_channel" "email" {
+  for_each     = local.monitoring ? toset(var.notification_emails) : toset([])
+  project      = var.project_id
+  display_name = "${var.name} alerts to ${each.value}"
+  type         = "email"
+  labels = {
+    email_address = each.value
+  }
+  user_labels = local.labels
+  depends_on  = [google_project_service.this]
+}
+
+# Shown by `terraform plan` and `apply` as a warning: alerts without any channel
+# open incidents in the console and tell nobody.
+check "alerts_notify_somebody" {
+  assert {
+    condition     = !local.monitoring || local.notifies_somebody
+    error_message = "The alert policies of ${var.name} notify NOBODY: set notification_emails (or monitoring.notification_channels). Incidents only show in the console (Monitoring > Alerting)."
+  }
+}
+
 resource "google_logging_metric" "requests" {
-  count   = local.monitoring ? 1 : 0
-  project = var.project_id
-  name    = "${var.name}/requests"
-  filter  = local.summary_filter
+  count      = local.monitoring ? 1 : 0
+  project    = var.project_id
+  name       = "${var.name}/requests"
+  filter     = local.summary_filter
+  depends_on = [google_project_service.this]
 
   metric_descriptor {
     metric_kind  = "DELTA"
@@ -70,6 +118,7 @@ resource "google_logging_metric" "requests" {
 resource "google_logging_metric" "deleted_routes" {
   count           = local.monitoring ? 1 : 0
   project         = var.project_id
+  depends_on      = [google_project_service.this]
   name            = "${var.name}/deleted_routes"
   filter          = "${local.summary_filter} AND jsonPayload.deletedCount:*"
   value_extractor = "EXTRACT(jsonPayload.deletedCount)"
@@ -102,6 +151,7 @@ resource "google_logging_metric" "deleted_routes" {
 resource "google_logging_metric" "duration" {
   count           = local.monitoring ? 1 : 0
   project         = var.project_id
+  depends_on      = [google_project_service.this]
   name            = "${var.name}/duration_ms"
   filter          = local.summary_filter
   value_extractor = "EXTRACT(jsonPayload.durationMs)"
@@ -125,6 +175,7 @@ resource "google_logging_metric" "duration" {
 resource "google_logging_metric" "upstream_calls" {
   for_each        = local.monitoring ? toset(local.upstream_stages) : toset([])
   project         = var.project_id
+  depends_on      = [google_project_service.this]
   name            = "${var.name}/upstream_calls_${each.key}"
   filter          = "${local.summary_filter} AND jsonPayload.upstreamCalls.${each.key}:*"
   value_extractor = "EXTRACT(jsonPayload.upstreamCalls.${each.key})"
@@ -134,6 +185,56 @@ resource "google_logging_metric" "upstream_calls" {
     value_type   = "DISTRIBUTION"
     unit         = "1"
     display_name = "${var.name} ${each.key} calls per request"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 12
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+}
+
+# Requests whose deletion did not fully happen: one counter per summary outcome.
+resource "google_logging_metric" "unfinished" {
+  for_each   = local.monitoring ? toset(local.unfinished_outcomes) : toset([])
+  project    = var.project_id
+  name       = "${var.name}/requests_${each.key}"
+  filter     = "${local.summary_filter} AND jsonPayload.outcome=\"${each.key}\""
+  depends_on = [google_project_service.this]
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.name} ${each.key} deletions"
+    labels {
+      key         = "caller"
+      value_type  = "STRING"
+      description = "Who asked for the deletion (iam:<email> for a schedule)."
+    }
+  }
+
+  label_extractors = {
+    caller = "EXTRACT(jsonPayload.caller)"
+  }
+}
+
+# Routes left in place or deleted without their record, per request that had any.
+resource "google_logging_metric" "route_counts" {
+  for_each        = local.monitoring ? local.route_counts : {}
+  project         = var.project_id
+  name            = "${var.name}/routes_${each.key}"
+  filter          = "${local.summary_filter} AND jsonPayload.${each.value}>0"
+  value_extractor = "EXTRACT(jsonPayload.${each.value})"
+  depends_on      = [google_project_service.this]
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "${var.name} routes ${replace(each.key, "_", "-")} per request"
   }
 
   bucket_options {
@@ -155,7 +256,7 @@ resource "google_monitoring_alert_policy" "upstream_auth_failed" {
   project               = var.project_id
   display_name          = "${var.name}: CEC rejects the credentials (upstream_auth_failed)"
   combiner              = "OR"
-  notification_channels = var.monitoring.notification_channels
+  notification_channels = local.notification_channels
   severity              = "ERROR"
   user_labels           = local.labels
 
@@ -167,7 +268,7 @@ resource "google_monitoring_alert_policy" "upstream_auth_failed" {
       threshold_value = 0
       duration        = "0s"
       aggregations {
-        alignment_period     = "${var.monitoring.alert_window_seconds}s"
+        alignment_period     = "${local.monitoring_settings.alert_window_seconds}s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
       }
@@ -192,7 +293,7 @@ resource "google_monitoring_alert_policy" "server_errors" {
   project               = var.project_id
   display_name          = "${var.name}: 5xx answers"
   combiner              = "OR"
-  notification_channels = var.monitoring.notification_channels
+  notification_channels = local.notification_channels
   severity              = "WARNING"
   user_labels           = local.labels
 
@@ -202,10 +303,10 @@ resource "google_monitoring_alert_policy" "server_errors" {
       # Label values are strings; monitoring filters match them by regular expression.
       filter          = "${local.alert_base} AND metric.label.status=monitoring.regex.full_match(\"5[0-9][0-9]\")"
       comparison      = "COMPARISON_GT"
-      threshold_value = var.monitoring.server_error_threshold
+      threshold_value = local.monitoring_settings.server_error_threshold
       duration        = "0s"
       aggregations {
-        alignment_period     = "${var.monitoring.alert_window_seconds}s"
+        alignment_period     = "${local.monitoring_settings.alert_window_seconds}s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
         group_by_fields      = ["metric.label.code"]
@@ -222,7 +323,68 @@ resource "google_monitoring_alert_policy" "server_errors" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The function answered 5xx more than ${var.monitoring.server_error_threshold} times in ${var.monitoring.alert_window_seconds} s. The incident names the `code`: `upstream_unavailable`/`upstream_timeout` are the CEC API (callers retry), `secret_unavailable`/`misconfigured`/`not_configured` are this deployment, `internal_error` is a bug (the requestId finds it). See infra/README.md, Monitoring."
+    content   = "The function answered 5xx more than ${local.monitoring_settings.server_error_threshold} times in ${local.monitoring_settings.alert_window_seconds} s. The incident names the `code`: `upstream_unavailable`/`upstream_timeout` are the CEC API (callers retry), `secret_unavailable`/`misconfigured`/`not_configured` are this deployment, `internal_error` is a bug (the requestId finds it). See infra/README.md, Monitoring."
+  }
+}
+
+# A scheduled cleanup that did not fully happen: Cloud Scheduler records a 207 as a
+# success, so this is what tells the job's owner.
+resource "google_monitoring_alert_policy" "unfinished" {
+  count                 = local.monitoring ? 1 : 0
+  project               = var.project_id
+  display_name          = "${var.name}: deletions not fully done (partial, failed, not restorable)"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+  severity              = "WARNING"
+  user_labels           = local.labels
+
+  dynamic "conditions" {
+    for_each = google_logging_metric.unfinished
+    content {
+      display_name = "a ${conditions.key} deletion"
+      condition_threshold {
+        filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.metric_prefix}${conditions.value.name}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = 0
+        duration        = "0s"
+        aggregations {
+          alignment_period     = "${local.monitoring_settings.alert_window_seconds}s"
+          per_series_aligner   = "ALIGN_SUM"
+          cross_series_reducer = "REDUCE_SUM"
+          group_by_fields      = ["metric.label.caller"]
+        }
+        trigger {
+          count = 1
+        }
+      }
+    }
+  }
+
+  conditions {
+    display_name = "routes deleted without their record (not restorable)"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.metric_prefix}${google_logging_metric.route_counts["not_restorable"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${local.monitoring_settings.alert_window_seconds}s"
+        per_series_aligner   = "ALIGN_COUNT"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A deletion of ${var.name} did not fully happen: `partial` (some routes deleted, some not: `protected`, `unknown`, `failed`), `failed` (none deleted), or routes deleted without their full record captured first (no undo from the audit trail). The caller label names who asked (iam:<scheduler account> for a schedule). Find the request: `jsonPayload.outcome` and `jsonPayload.outcomes` on the summary line; the answer's `results` name each route. See docs/RUNBOOK.md and infra/README.md, Alerts."
   }
 }
 
@@ -234,6 +396,8 @@ resource "google_monitoring_dashboard" "this" {
     requests        = local.requests_metric
     duration        = "${local.metric_prefix}${google_logging_metric.duration[0].name}"
     deleted_promql  = "${local.promql_prefix}${replace(google_logging_metric.deleted_routes[0].name, "/[^A-Za-z0-9_]/", "_")}"
+    unfinished      = { for outcome, m in google_logging_metric.unfinished : outcome => "${local.metric_prefix}${m.name}" }
+    routes_promql   = { for kind, m in google_logging_metric.route_counts : kind => "${local.promql_prefix}${replace(m.name, "/[^A-Za-z0-9_]/", "_")}" }
     upstream_promql = { for stage, m in google_logging_metric.upstream_calls : stage => "${local.promql_prefix}${replace(m.name, "/[^A-Za-z0-9_]/", "_")}" }
   })
 }

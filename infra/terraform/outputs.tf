@@ -27,3 +27,17 @@ output "scheduler_job_names" {
   description = "Cloud Scheduler job names, by schedule key."
   value       = { for key, job in google_cloud_scheduler_job.this : key => job.name }
 }
+
+output "required_apis" {
+  description = "The Google APIs this deployment uses (enabled by it unless enable_apis = false)."
+  value       = local.required_apis
+}
+
+output "alerts_notify" {
+  description = "Who the alert policies notify; plan and apply print it."
+  value = !local.monitoring ? "no alerts (monitoring off)" : (
+    local.notifies_somebody
+    ? "alerts notify ${join(", ", concat(var.notification_emails, local.monitoring_settings.notification_channels))}"
+    : "NOBODY: the alerts have no notification channel (set notification_emails); incidents only show in the console"
+  )
+}

@@ -211,7 +211,8 @@ variable "extra_environment_variables" {
       "CEC_APP_KEY", "CEC_APP_SECRET", "API_KEYS", "WEBHOOK_SECRET",
       "CALLER_AUTH", "CEC_BASE_URL", "CEC_TOKEN_URL", "CEC_CREDENTIALS_SECRET", "API_KEYS_SECRET",
       "REQUEST_BUDGET_SECONDS", "GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "LOG_LEVEL", "SECRET_MANAGER_ENDPOINT",
-      "PLAN_SIGNING_KEYS", "PLAN_SIGNING_KEYS_SECRET", "CALLER_POLICIES_SECRET",
+      "PLAN_SIGNING_KEYS", "PLAN_SIGNING_KEYS_SECRET", "CALLER_POLICIES_SECRET", "AUDIT_SIGNING_KEYS",
+      "PROTECTED_ACCESS_CODES", "CEC_LOOKUP_BEFORE_DELETE", "IAM_ALLOWED_PRINCIPALS", "IAM_AUDIENCES",
     ])) == 0
     error_message = "extra_environment_variables must not set secrets (CEC_APP_KEY, CEC_APP_SECRET, API_KEYS, WEBHOOK_SECRET, PLAN_SIGNING_KEYS) or variables this module manages."
   }
@@ -379,8 +380,9 @@ variable "iam_propagation_seconds" {
 # --- Monitoring (issue 11) ------------------------------------------------------
 
 variable "monitoring" {
-  description = "Log-based metrics from the function's summary line, alert policies (upstream_auth_failed, 5xx) and a dashboard; null creates none of them. notification_channels are ids like projects/P/notificationChannels/N."
+  description = "Log-based metrics from the function's summary line, alert policies (upstream_auth_failed, 5xx, unfinished deletions) and a dashboard. null: on when schedules exist, off otherwise; { enabled = false } turns them off. notification_channels are ids like projects/P/notificationChannels/N (see also notification_emails)."
   type = object({
+    enabled                = optional(bool, true)
     notification_channels  = optional(list(string), [])
     alert_window_seconds   = optional(number, 300)
     server_error_threshold = optional(number, 0)
@@ -394,5 +396,75 @@ variable "monitoring" {
       alltrue([for c in try(var.monitoring.notification_channels, []) : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
     )
     error_message = "monitoring.alert_window_seconds must be 60-86400, server_error_threshold >= 0, and notification_channels ids of the form projects/P/notificationChannels/N."
+  }
+}
+
+variable "notification_emails" {
+  description = "E-mail addresses the alerts notify: each becomes an e-mail notification channel. With none (and no monitoring.notification_channels) the alerts notify nobody: incidents only show in the console."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "notification_emails must be e-mail addresses."
+  }
+}
+
+# --- APIs ------------------------------------------------------------------------
+
+variable "enable_apis" {
+  description = "Enable the Google APIs the deployment uses (google_project_service, never disabled on destroy). false where an administrator enables APIs: the list is in the required_apis output."
+  type        = bool
+  default     = true
+}
+
+# --- Safeguards set in the environment -------------------------------------------
+
+variable "protected_access_codes" {
+  description = "PROTECTED_ACCESS_CODES: hotline access codes (or patterns) the function never deletes, whoever asks."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.protected_access_codes : can(regex("^[^,\\s]+$", c))])
+    error_message = "protected_access_codes entries must be non-empty and hold no comma or space."
+  }
+}
+
+variable "lookup_before_delete" {
+  description = "CEC_LOOKUP_BEFORE_DELETE: read each route's full record before deleting it (the audit entry that makes undo possible). true by default; false saves the lookups and gives up the undo record."
+  type        = bool
+  default     = true
+}
+
+# --- Secret replication ----------------------------------------------------------
+
+variable "secret_replica_locations" {
+  description = "Locations of the secrets' user-managed replicas, e.g. [\"europe-west1\"]; empty for automatic replication (refused where an organisation policy restricts resource locations)."
+  type        = list(string)
+  default     = []
+}
+
+# --- Egress ------------------------------------------------------------------------
+
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector the function's outbound traffic goes through (projects/P/locations/R/connectors/C), e.g. towards a Cloud NAT with a static address the CEC tenant allow-lists; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.vpc_connector == null || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[^/]+$", var.vpc_connector))
+    error_message = "vpc_connector must be projects/P/locations/R/connectors/C or null."
+  }
+}
+
+variable "vpc_connector_egress_settings" {
+  description = "With vpc_connector: ALL_TRAFFIC (every call, the CEC API included, leaves through the connector: needed for a static address) or PRIVATE_RANGES_ONLY."
+  type        = string
+  default     = "ALL_TRAFFIC"
+
+  validation {
+    condition     = contains(["ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"], var.vpc_connector_egress_settings)
+    error_message = "vpc_connector_egress_settings must be ALL_TRAFFIC or PRIVATE_RANGES_ONLY."
   }
 }

@@ -22,9 +22,14 @@ from typing import Any
 from ._infra import ROOT, _missing
 
 VERSIONS = ("6.14.0", "6.50.0")
-# The roots Terraform plans: the module's example and one with every feature on.
-ROOTS = {
+# The roots Terraform plans: the module's examples (planned with their
+# terraform.tfvars.example) and one with every feature on.
+EXAMPLES = {
     "example": "infra/terraform/examples/scheduled",
+    "public_webhook": "infra/terraform/examples/public_webhook",
+}
+ROOTS = {
+    **EXAMPLES,
     "all_features": "tests/infra/roots/all_features",
 }
 # Every directory of .tf files the static schema check reads.
@@ -74,8 +79,8 @@ def stage(target: Path) -> Path:
         shutil.copytree(ROOT / relative, target / relative, ignore=ignore)
     for name in ("main.py", "requirements.txt", "function"):
         (target / name).symlink_to(ROOT / name)
-    example = target / ROOTS["example"]
-    shutil.copy(example / "terraform.tfvars.example", example / "terraform.tfvars")
+    for path in EXAMPLES.values():
+        shutil.copy(target / path / "terraform.tfvars.example", target / path / "terraform.tfvars")
     return target
 
 

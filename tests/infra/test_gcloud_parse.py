@@ -31,6 +31,19 @@ MODES = {
         *("--caller-auth", "iam,api_key", "--schedule", "0 3 * * *", "--dnids", "4001,4002"),
         *("--secrets-source", "secret_manager"),
         *("--invoker", "group:ops@example.com", "--time-zone", "Europe/Madrid", "--timeout", "1785"),
+        *("--secret-locations", "europe-west1,europe-west4", "--idempotency-store", "firestore"),
+        *("--memory", "1Gi", "--max-instances", "10", "--min-instances", "1", "--ingress", "internal-only"),
+        *("--concurrency", "4", "--name", "cec-tenant-a", "--request-budget", "40", "--iam-wait", "5"),
+    ],
+    # Every safeguard and option of the public webhook example, and then some.
+    "public_safeguards": [
+        *("--caller-auth", "webhook,api_key", "--public", "--plan-tokens", "--caller-policies"),
+        *("--protected-access-codes", "9911411,99114*", "--no-lookup-before-delete"),
+        *("--idempotency-store", "firestore", "--create-firestore-database", "--firestore-database", "cec-routes"),
+        *("--idempotency-on-store-error", "proceed", "--audit-sink", "log_bucket", "--audit-retention-days", "90"),
+        *("--vpc-connector", "projects/my-proj-123/locations/europe-west1/connectors/cec-egress"),
+        *("--egress-settings", "private-ranges-only", "--memory", "512Mi", "--ingress", "internal-and-gclb"),
+        *("--log-level", "DEBUG"),
     ],
 }
 NO_ACCOUNT = "You do not currently have an active account selected"
@@ -42,10 +55,14 @@ COMMAND_LINE = re.compile(
 )
 
 
+# The commands that add the secrets' values, printed after a pipe: the gcloud part.
+ADD_VALUE = re.compile(r"^#   add it with: (?:.*\| )?(gcloud secrets versions add \S+ --data-file=\S+ \S+)")
+
+
 def printed_commands(output: str) -> list[list[str]]:
     commands = []
     for line in output.splitlines():
-        match = COMMAND_LINE.match(line)
+        match = COMMAND_LINE.match(line) or ADD_VALUE.match(line)
         if match:
             commands.append(shlex.split(match.group(1)))
     return commands
@@ -59,7 +76,7 @@ def dry_run(*args: str) -> str:
     return result.stdout
 
 
-def parse(gcloud: str, config: Path, command: list[str]) -> tuple[list[str], int, str]:
+def parse(gcloud: str, config: Path, command: list[str], cwd: Path | None = None) -> tuple[list[str], int, str]:
     env = {
         **os.environ,
         "CLOUDSDK_CONFIG": str(config),
@@ -71,7 +88,7 @@ def parse(gcloud: str, config: Path, command: list[str]) -> tuple[list[str], int
         env.pop(name, None)
     try:
         result = subprocess.run(
-            [gcloud, *command[1:]], capture_output=True, text=True, timeout=60, check=False, env=env
+            [gcloud, *command[1:]], capture_output=True, text=True, timeout=60, check=False, env=env, cwd=cwd
         )
     except subprocess.TimeoutExpired:
         return command, -1, "timed out after 60 s"
@@ -86,9 +103,13 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[list[str], 
     for args in MODES.values():
         for command in printed_commands(dry_run(*args)):
             unique.setdefault(shlex.join(command), command)
+    # The files the printed "versions add" commands read (gcloud reads them while parsing).
+    workdir = tmp_path_factory.mktemp("operator")
+    (workdir / "api-keys.txt").write_text("k" * 40)
+    (workdir / "caller-policies.json").write_text("{}")
     # Each gcloud start costs about a second of CPU; four at a time.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda c: parse(gcloud, config, c), unique.values()))
+        return list(pool.map(lambda c: parse(gcloud, config, c, workdir), unique.values()))
 
 
 def test_every_printed_command_is_found(verdicts: list[tuple[list[str], int, str]]) -> None:
@@ -106,10 +127,16 @@ def test_every_printed_command_is_found(verdicts: list[tuple[list[str], int, str
         "functions deploy",
         "functions add-invoker-policy-binding",
         "scheduler jobs",
+        "firestore databases",
+        "firestore fields",
+        "firestore indexes",
+        "logging buckets",
+        "logging sinks",
     ):
         assert any(group.startswith(expected) for group in groups), expected
     verbs = {" ".join(command[1:5]) for command, _, _ in verdicts}
     assert "scheduler jobs create http" in verbs and "scheduler jobs update http" in verbs
+    assert sum(1 for c, _, _ in verdicts if c[1:4] == ["secrets", "versions", "add"]) >= 5
     assert len(verdicts) >= 30
 
 

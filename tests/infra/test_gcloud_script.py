@@ -112,8 +112,10 @@ def test_secret_manager_source_and_concurrency_are_chosen_by_flags(tmp_path: Pat
     assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest" in env
     assert not [pair for pair in env if pair.split("=", 1)[0].endswith("_FILE")]
     assert "--set-secrets" not in deploy
-    # Nothing is mounted, so no version is required before the deploy.
-    assert not [line for line in result.stdout.splitlines() if line.startswith("# stops unless")]
+    # Nothing is mounted, yet the run stops until each secret has a value: the function
+    # could not use one without it.
+    stops = [line for line in result.stdout.splitlines() if line.startswith("# stops unless")]
+    assert len(stops) == 2 and all("gcloud secrets versions list" in line for line in stops)
     # gunicorn's threads match the requests Cloud Run sends one instance.
     assert "THREADS=8" in env and "--concurrency=8 " in deploy and "--cpu=1 " in deploy
     for bad in (
@@ -291,6 +293,18 @@ def test_script_runs_on_bash_before_4_4() -> None:
         (["--schedule", "0 3 * * *", "--dnids", "1", "--timeout", "1786"], "at most 1785 with --schedule"),
         (["--runtime", "python314"], "--runtime must be python311, python312 or python313"),
         (["--iam-wait", "soon"], "whole seconds"),
+        (["--max-instances", "101"], "--max-instances must be 1-100"),
+        (["--min-instances", "4"], "--min-instances must be 0 to --max-instances"),
+        (["--memory", "lots"], "--memory must be a size"),
+        (["--ingress", "ALLOW_ALL"], "--ingress must be all, internal-only or internal-and-gclb"),
+        (["--protected-access-codes", "1, 2"], "comma list without spaces"),
+        (["--firestore-database", "mine"], "need --idempotency-store firestore"),
+        (["--create-firestore-database"], "need --idempotency-store firestore"),
+        (["--audit-sink", "bigquery"], "bigquery: use the Terraform module"),
+        (["--audit-retention-days", "4000"], "--audit-retention-days must be 1-3650"),
+        (["--secret-locations", "europe west1"], "--secret-locations must be a comma list"),
+        (["--vpc-connector", "cec-egress"], "projects/P/locations/R/connectors/C"),
+        (["--egress-settings", "all"], "--egress-settings needs --vpc-connector"),
     ],
 )
 def test_unsafe_or_broken_combinations_are_refused_before_any_command(
@@ -386,3 +400,75 @@ def test_iam_without_identities_to_allow_says_it_will_refuse_everyone(tmp_path: 
     result = dry_run(tmp_path, *BASE, "--caller-auth", "webhook", "--invoker", "user:ops@example.com")
     assert result.returncode == 0, result.stderr
     assert not [name for name in _deploy_env(result.stdout) if name.startswith("IAM_")]
+
+
+FAKE_GCLOUD = r"""#!/usr/bin/env bash
+# A stand-in for gcloud that records each call and keeps the state of a project in
+# $STATE: what exists, and which secrets have a version (added by "versions add").
+echo "$*" >>"$STATE/calls"
+case "$*" in
+  "secrets versions list "*) [[ -f "$STATE/version-$4" ]] && echo 1; exit 0 ;;
+  "secrets versions add "*) touch "$STATE/version-$4"; exit 0 ;;
+  "projects describe "*) echo 123456789; exit 0 ;;
+  "functions describe "*) echo https://fn.example.run.app; exit 0 ;;
+  *" describe "*) exit 1 ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+def real_run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """deploy.sh without --dry-run, against the stand-in gcloud; the gcloud calls it made."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "gcloud").write_text(FAKE_GCLOUD)
+    (fake / "gcloud").chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.unlink(missing_ok=True)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "STATE": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", str(DEPLOY_SH), *BASE, *args, "--iam-wait", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
+    return result, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_first_run_creates_the_secrets_and_stops_with_the_commands_the_second_run_finishes(tmp_path: Path) -> None:
+    args = ("--caller-auth", "webhook,api_key", "--public", "--plan-tokens", "--caller-policies")
+    first, calls = real_run(tmp_path, *args)
+    assert first.returncode == 3, first.stderr
+    created = [c.split()[2] for c in calls if c.startswith("secrets create ")]
+    names = ("cec-credentials", "api-keys", "webhook-secret", "plan-signing-keys", "caller-policies")
+    assert created == [f"cec-called-routes-{n}" for n in names]
+    assert not [c for c in calls if c.startswith(("functions ", "storage ", "artifacts "))], calls
+    # The message ends the output, and each of its commands adds one secret's value.
+    lines = first.stderr.strip().splitlines()
+    adds = [line.strip() for line in lines if "gcloud secrets versions add" in line]
+    assert len(adds) == len(names) and lines[-len(names) :] == [f"  {a}" for a in adds]
+    assert "run the same deploy.sh command again" in first.stderr
+    # Run them as printed: values from the environment, a generator in the repository,
+    # or files beside the operator (here in tmp_path).
+    (tmp_path / "api-keys.txt").write_text("k" * 40)
+    (tmp_path / "caller-policies.json").write_text("{}")
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "STATE": str(tmp_path),
+        "CEC_APP_KEY": "ak",
+        "CEC_APP_SECRET": "sk",
+    }
+    for add in adds:
+        cwd = ROOT if "--data-file=-" in add else tmp_path
+        ran = subprocess.run(
+            ["bash", "-c", add], capture_output=True, text=True, timeout=60, check=False, env=env, cwd=cwd
+        )
+        assert ran.returncode == 0, (add, ran.stderr)
+    second, calls = real_run(tmp_path, *args)
+    assert second.returncode == 0, second.stderr
+    assert [c for c in calls if c.startswith("functions deploy ")]
+    assert "add-invoker-policy-binding cec-called-routes --region=europe-west1 --member=allUsers" in "\n".join(calls)

@@ -27,6 +27,8 @@ FIRESTORE_GRANT = "google_project_iam_member.runtime_firestore"
 
 # Variables the code reads that the module deliberately leaves unset, and why.
 DELIBERATELY_UNSET = {
+    "CEC_APP_KEY_HEADER": "code default (app-key); omit or user-id:<id> via extra_environment_variables, as the probe says",
+    "AUDIT_SIGNING_KEYS": "plain-text keys: the default audit key is derived from the AK/SK (docs/AUDIT_AND_UNDO.md)",
     "CEC_APP_KEY": "plain-text credential: the module mounts the secret (or names its version) instead",
     "CEC_APP_SECRET": "plain-text credential: the module mounts the secret (or names its version) instead",
     "API_KEYS": "plain-text keys: the module uses API_KEYS_FILE or API_KEYS_SECRET instead",
@@ -48,18 +50,12 @@ DELIBERATELY_UNSET = {
     "PLAN_SIGNING_KEYS": "plain-text signing keys: the module uses PLAN_SIGNING_KEYS_FILE/_SECRET (plan_tokens)",
     "PLAN_MAX_ROUTES": "tuning: code default (1000 routes per plan token); extra_environment_variables",
     "CALLER_POLICIES": "the module uses CALLER_POLICIES_FILE or CALLER_POLICIES_SECRET (caller_policies = true)",
-    "PROTECTED_ACCESS_CODES": "opt-in: your protected hotlines; extra_environment_variables",
-    "CEC_LOOKUP_BEFORE_DELETE": "default true (restorable); false via extra_environment_variables",
     "CEC_MAX_UPSTREAM_CALLS": "tuning: code default (300 per request); extra_environment_variables",
     "CEC_LOOKUP_CONCURRENCY": "tuning: code default (4 pages at once); extra_environment_variables",
     "IDEMPOTENCY_MAX_ENTRIES_PER_CALLER": "tuning: code default (1000 per caller, memory store)",
     "IDEMPOTENCY_STORE_TIMEOUT_SECONDS": "tuning: code default (2 s); extra_environment_variables",
     "IAM_CERTS_URL": "test-only override pointing at a local key set; Google's certificates by default",
 }
-# Read by the code and still to be set by the module (iam's allow-list and audiences,
-# function/callers/iam.py); test_the_module_sets_the_iam_allow_list_and_audiences fails
-# loudly (strict xfail) once it does, so that this entry goes with it.
-PENDING_IN_MODULE = {"IAM_ALLOWED_PRINCIPALS", "IAM_AUDIENCES"}
 # Set only in some modes; the mode condition is checked below.
 CONDITIONAL = {
     "CEC_TOKEN_URL": "null when derived from CEC_BASE_URL",
@@ -75,6 +71,10 @@ CONDITIONAL = {
     "CALLER_POLICIES_SECRET": "caller_policies = true, secrets_source = secret_manager",
     "IDEMPOTENCY_FIRESTORE_DATABASE": "firestore store",
     "IDEMPOTENCY_FIRESTORE_COLLECTION": "firestore store",
+    "PROTECTED_ACCESS_CODES": "protected_access_codes not empty",
+    "CEC_LOOKUP_BEFORE_DELETE": "lookup_before_delete = false (the code's default is true)",
+    "IAM_ALLOWED_PRINCIPALS": "caller_auth has iam",
+    "IAM_AUDIENCES": "caller_auth has iam",
 }
 # Set by the platform on every gen2 function; declared so that plans stay clean.
 PLATFORM = {"LOG_EXECUTION_ID": "true"}
@@ -158,7 +158,7 @@ def test_every_variable_the_code_reads_is_set_or_deliberately_unset(module: Modu
     set_by_module -= set(PLATFORM)
     unknown = set_by_module - set(aliases)
     assert not unknown, f"the module sets variables the code never reads: {unknown}"
-    unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET) - PENDING_IN_MODULE
+    unclassified = set(aliases) - set_by_module - set(DELIBERATELY_UNSET)
     assert not unclassified, f"read by the code but neither set nor listed as optional: {unclassified}"
     stale = set(DELIBERATELY_UNSET) & set_by_module
     assert not stale, f"listed as unset but the module sets them: {stale}"
@@ -490,8 +490,3 @@ def test_all_features_root_sets_every_module_variable(module: Module) -> None:
         arguments = set(root["module"][instance]) - {"source"}
         expected = set(module["variable"]) - (only_scheduled if instance == "public" else set())
         assert arguments == expected, (instance, expected ^ arguments)
-
-
-@pytest.mark.xfail(strict=True, reason="the module does not set iam's allow-list and audiences yet")
-def test_the_module_sets_the_iam_allow_list_and_audiences(module: Module) -> None:
-    assert environment_keys(module) | set(secret_env(module)) >= PENDING_IN_MODULE

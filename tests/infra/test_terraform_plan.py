@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,16 @@ def test_static_schema_check_finds_nothing_in_any_module_directory(tool: Path, c
         check=False,
         env=env,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 finding(s), 0 error(s)" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"\b\d+ finding\(s\), 0 error\(s\)", output), output
+    # The one kind of note allowed: a dynamic block of a max_items = 1 block whose
+    # for_each is a condition choosing [1] or [] (secret replication: auto or user-managed).
+    notes = re.findall(r"^(\S+):(\d+): (\w+): (.*)$", output, flags=re.MULTILINE)
+    for path, line, level, message in notes:
+        assert level == "INFO" and "has max_items=1" in message, (path, line, level, message)
+        block = Path(path).read_text(encoding="utf-8").splitlines()[int(line) - 1 : int(line) + 1]
+        assert re.search(r"for_each = .+\? \[1\] : \[\]$", block[1]), (path, line, block)
 
 
 @pytest.mark.parametrize("root", ROOTS)
@@ -85,18 +94,136 @@ def test_init_validate_and_plan_pass(planned: Any, root: str) -> None:
     assert add == len(plan.resources()) > 0
 
 
+BASE_APIS = {
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+}
+EXAMPLE = "module.called_routes."
+
+
+def _apis(plan: RootPlan, prefix: str = EXAMPLE) -> set[str]:
+    return {v["service"] for a, v in plan.resources().items() if a.startswith(f"{prefix}google_project_service.")}
+
+
 def test_example_plans_a_private_scheduled_function_with_monitoring(planned: Any) -> None:
     _, plans = planned
     plan = plans["example"]
+    resources = plan.resources()
     types = _by_type(plan)
     assert types["google_cloudfunctions2_function"] == 1
     assert types["google_cloud_scheduler_job"] == 1
     assert types["google_service_account"] == 3  # runtime, build, invoker
-    assert types["google_logging_metric"] == 7
-    assert types["google_monitoring_alert_policy"] == 2
+    # requests, deleted_routes, duration, 4 upstream stages, partial and failed
+    # requests, protected/unknown/failed/not-restorable route counts.
+    assert types["google_logging_metric"] == 13
+    # Schedules turn monitoring on without `monitoring` being set.
+    assert "monitoring" not in (ROOT / ROOTS["example"] / "terraform.tfvars.example").read_text(encoding="utf-8")
+    assert types["google_monitoring_alert_policy"] == 3
     assert types["google_monitoring_dashboard"] == 1
+    channel = resources[f'{EXAMPLE}google_monitoring_notification_channel.email["cec-oncall@example.com"]']
+    assert channel["type"] == "email" and channel["labels"] == {"email_address": "cec-oncall@example.com"}
     assert types["time_sleep"] == 1
-    assert "module.called_routes.google_cloud_run_service_iam_member.public[0]" not in plan.resources()
+    assert f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]" not in resources
+    assert resources[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]["retention_days"] == 400
+    assert types["google_logging_project_sink"] == 1
+    environment = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0][
+        "environment_variables"
+    ]
+    assert environment["PROTECTED_ACCESS_CODES"] == "9911411"
+    assert "CEC_LOOKUP_BEFORE_DELETE" not in environment  # the code's default: on
+    assert _apis(plan) == BASE_APIS | {"cloudscheduler.googleapis.com", "monitoring.googleapis.com"}
+
+
+def test_public_webhook_example_plans_every_safeguard_it_names(planned: Any) -> None:
+    """The public root's own terraform.tfvars.example: webhook + API keys, allUsers, plan
+    tokens, caller policies, protected hotlines, the Firestore store, the audit sink, alerts."""
+    _, plans = planned
+    plan = plans["public_webhook"]
+    assert plan.ok, plan.log
+    resources = plan.resources()
+    types = _by_type(plan)
+    assert resources[f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]"]["member"] == "allUsers"
+    secrets = {v["secret_id"] for a, v in resources.items() if ".google_secret_manager_secret.this[" in a}
+    assert secrets == {
+        f"cec-called-routes-{s}"
+        for s in ("cec-credentials", "api-keys", "webhook-secret", "plan-signing-keys", "caller-policies")
+    }
+    service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
+    environment = service["environment_variables"]
+    assert environment["CALLER_AUTH"] == "webhook,api_key"
+    assert environment["PROTECTED_ACCESS_CODES"] == "9911411,9911412"
+    assert environment["IDEMPOTENCY_STORE"] == "firestore"
+    assert environment["IDEMPOTENCY_FIRESTORE_DATABASE"] == "cec-called-routes"
+    assert environment["PLAN_SIGNING_KEYS_FILE"] == "/etc/secrets/plan-signing-keys/keys"
+    assert environment["CALLER_POLICIES_FILE"] == "/etc/secrets/caller-policies/policies.json"
+    assert [s["key"] for s in service["secret_environment_variables"]] == ["WEBHOOK_SECRET"]
+    database = resources[f"{EXAMPLE}google_firestore_database.idempotency[0]"]
+    assert (database["name"], database["location_id"]) == ("cec-called-routes", "europe-west1")
+    assert types["google_firestore_field"] == 1
+    assert resources[f"{EXAMPLE}google_project_iam_member.runtime_firestore[0]"]["role"] == "roles/datastore.user"
+    assert types["google_logging_project_bucket_config"] == 1 and types["google_logging_project_sink"] == 1
+    assert types["google_monitoring_alert_policy"] == 3 and types["google_monitoring_notification_channel"] == 1
+    assert types["google_cloud_scheduler_job"] == 0 and types["google_service_account"] == 2
+    assert _apis(plan) == BASE_APIS | {"firestore.googleapis.com", "monitoring.googleapis.com"}
+
+
+def _references(module: dict[str, Any]) -> dict[str, set[str]]:
+    """What each resource of the module refers to (attributes and depends_on), with
+    locals resolved to the resources they name: the order Terraform creates them in."""
+    pattern = re.compile(r"\b((?:google_\w+|time_sleep|data\.google_\w+)\.\w+|local\.\w+)")
+    locals_ = {f"local.{name}": json.dumps(body) for name, body in module["locals"].items()}
+
+    def direct(text: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found: set[str] = set()
+        for ref in set(pattern.findall(text)) - seen:
+            if ref.startswith("local."):
+                found |= direct(locals_.get(ref, ""), seen | {ref})
+            else:
+                found.add(ref)
+        return found
+
+    return {address: direct(json.dumps(body)) - {address} for address, body in module["resource"].items()}
+
+
+def test_every_resource_waits_for_the_apis_it_needs() -> None:
+    """Each Google resource depends, directly or through others, on google_project_service.this,
+    so a first apply on a fresh project enables an API before anything calls it."""
+    from ._infra import load_module
+
+    graph = _references(load_module(TF_DIR))
+    apis = "google_project_service.this"
+    assert apis in graph
+
+    def reaches(address: str, seen: set[str]) -> bool:
+        if address == apis:
+            return True
+        seen.add(address)
+        return any(reaches(r, seen) for r in graph.get(address, set()) if r not in seen)
+
+    waiting = [a for a in graph if a != apis and a.startswith("google_") and not reaches(a, set())]
+    assert not waiting, f"created without waiting for the APIs: {waiting}"
+    # The check can fail: a resource with no reference to the APIs is found.
+    assert not reaches("google_storage_bucket_object.source", {"google_storage_bucket.source"})
+
+
+def test_without_notification_channels_the_plan_says_nobody_is_notified(planned: Any) -> None:
+    _, plans = planned
+    # all_features: the scheduled instance has no channel, the public one two e-mail addresses.
+    run = plans["all_features"].runs[2]
+    stdout = " ".join((run.stdout + run.stderr).split())
+    assert "The alert policies of cec-routes-sched notify NOBODY" in stdout
+    assert "The alert policies of cec-routes-public notify NOBODY" not in stdout
+    for root in ("example", "public_webhook"):
+        assert "NOBODY" not in plans[root].runs[2].stdout
+        outputs = plans[root].plan["planned_values"]["outputs"]
+        assert outputs["alerts_notify"]["value"] == "alerts notify cec-oncall@example.com"
 
 
 def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
@@ -117,6 +244,23 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
     assert [s["key"] for s in service["secret_environment_variables"]] == ["WEBHOOK_SECRET"]
     assert service["max_instance_request_concurrency"] == 4 and service["available_cpu"] == "1"
     assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    assert service["vpc_connector"] == "projects/cec-plan-check/locations/europe-west4/connectors/cec-egress"
+    assert service["vpc_connector_egress_settings"] == "PRIVATE_RANGES_ONLY"
+    assert service["environment_variables"]["CEC_LOOKUP_BEFORE_DELETE"] == "false"
+    assert service["environment_variables"]["PROTECTED_ACCESS_CODES"] == "9911411,99114*"
+    replication = resources['module.public.google_secret_manager_secret.this["cec_credentials"]']["replication"][0]
+    assert replication["auto"] == []
+    assert [r["location"] for r in replication["user_managed"][0]["replicas"]] == ["europe-west4", "europe-west1"]
+    assert (
+        public["google_monitoring_notification_channel"] == 2
+        and scheduled["google_monitoring_notification_channel"] == 0
+    )
+    # enable_apis: the public instance enables them (a VPC connector adds vpcaccess), the scheduled one leaves them.
+    assert "vpcaccess.googleapis.com" in _apis(plan, "module.public.") and not _apis(plan, "module.scheduled.")
+    sched_replication = resources['module.scheduled.google_secret_manager_secret.this["cec_credentials"]'][
+        "replication"
+    ][0]
+    assert sched_replication["user_managed"] == [] and len(sched_replication["auto"]) == 1
     assert function["build_config"][0]["runtime"] == "python313"
     # Scheduled: two jobs whose deadline is the timeout + 15 s, with the invoker account.
     assert scheduled["google_cloud_scheduler_job"] == 2 and scheduled["google_service_account"] == 3
@@ -126,7 +270,7 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
         assert job["retry_config"][0]["retry_count"] == 5
     for module in ("public", "scheduled"):
         counts = _by_type(plan, f"module.{module}.")
-        assert counts["google_logging_metric"] == 7 and counts["google_monitoring_alert_policy"] == 2
+        assert counts["google_logging_metric"] == 13 and counts["google_monitoring_alert_policy"] == 3
         assert counts["google_monitoring_dashboard"] == 1
         assert resources[f"module.{module}.time_sleep.iam_propagation"]["create_duration"] == "90s"
         invokers = [
@@ -198,8 +342,8 @@ def test_with_secret_manager_every_request_time_secret_is_named_by_version(plann
 
 
 def test_both_deployment_paths_mount_the_same_secrets_at_the_same_paths(planned: Any) -> None:
-    """deploy.sh mounts what it deploys (the AK/SK and the API keys; it has no plan-token
-    or caller-policy options) exactly where the module mounts them, or names the same versions."""
+    """deploy.sh mounts the AK/SK and the API keys exactly where the module mounts them, or
+    names the same versions (every secret: test_deploy_sh_deploys_what_the_public_webhook_root_plans)."""
     _, plans = planned
     service, _, _ = _function(plans["all_features"], "public")
     module_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
@@ -395,3 +539,150 @@ def test_every_cross_variable_validation_has_a_refusal_case() -> None:
     expected = [fragment for _, fragment in INVALID.values()]
     missing = [m for m in crossing if not any(f in m.replace('\\"', '"') for f in expected)]
     assert not missing, f"no refusal case in INVALID for: {missing}"
+
+
+# --- deploy.sh against the public webhook root ------------------------------------------
+
+
+def _deploy_flags(tfvars: dict[str, Any]) -> list[str]:
+    """The deploy.sh options for the public webhook root's feature set, from its tfvars."""
+    flags = ["--project", tfvars["project_id"], "--cec-base-url", tfvars["cec_base_url"], "--region", tfvars["region"]]
+    flags += ["--caller-auth", ",".join(tfvars["caller_auth"]), "--public"]
+    flags += ["--plan-tokens"] if tfvars["plan_tokens"] else []
+    flags += ["--caller-policies"] if tfvars["caller_policies"] else []
+    flags += ["--protected-access-codes", ",".join(tfvars["protected_access_codes"])]
+    flags += [
+        "--idempotency-store",
+        tfvars["idempotency_store"],
+        "--firestore-database",
+        tfvars["firestore_database_name"],
+    ]
+    flags += ["--create-firestore-database"] if tfvars["create_firestore_database"] else []
+    flags += ["--audit-sink", tfvars["audit_sink"]]
+    return flags
+
+
+def _grants_in_plan(plan: RootPlan, prefix: str) -> set[tuple[str, str, str, str]]:
+    """(scope, role, grantee, condition title) of every IAM grant the root plans."""
+    module = plan.plan["configuration"]["root_module"]["module_calls"]["called_routes"]["module"]
+    grantee_of = {}
+    for resource in module["resources"]:
+        references = " ".join(resource.get("expressions", {}).get("member", {}).get("references", []))
+        found = re.search(r"google_service_account\.(runtime|build|invoker)", references)
+        grantee_of[resource["address"]] = found.group(1) if found else ""
+    resources = plan.resources()
+    grants = set()
+    for address, values in resources.items():
+        if not address.startswith(prefix) or "_iam_member." not in address:
+            continue
+        local = address.removeprefix(prefix)
+        kind = local.split(".")[0]
+        grantee = values.get("member") if values.get("member") == "allUsers" else grantee_of[local.split("[")[0]]
+        scope = {
+            "google_project_iam_member": "project",
+            "google_artifact_registry_repository_iam_member": "repository",
+            "google_storage_bucket_iam_member": "bucket",
+            "google_cloud_run_service_iam_member": "service",
+        }.get(kind, "")
+        if kind == "google_secret_manager_secret_iam_member":
+            key = local.split("[", 1)[1]
+            scope = "secret:" + resources[f"{prefix}google_secret_manager_secret.this[{key}"]["secret_id"]
+        title = values["condition"][0]["title"] if values.get("condition") else ""
+        grants.add((scope, values["role"], str(grantee), title))
+    return grants
+
+
+def _grants_in_script(output: str) -> set[tuple[str, str, str, str]]:
+    grants = set()
+    for line in output.splitlines():
+        if not line.startswith("gcloud ") or "policy-binding" not in line:
+            continue
+        words = shlex.split(line)
+        options = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+        scope = {
+            ("projects", "add-iam-policy-binding"): "project",
+            ("artifacts", "repositories"): "repository",
+            ("storage", "buckets"): "bucket",
+            ("functions", "add-invoker-policy-binding"): "service",
+        }.get((words[1], words[2]), "")
+        if words[1:3] == ["secrets", "add-iam-policy-binding"]:
+            scope = f"secret:{words[3]}"
+        member = options["member"]
+        grantee = {"-fn@": "runtime", "-build@": "build", "-inv@": "invoker"}
+        who = next((g for marker, g in grantee.items() if marker in member), member)
+        title = re.search(r"title=([^;]+)", options.get("condition", ""))
+        role = options.get("role", "roles/run.invoker")
+        grants.add((scope, role, who, title.group(1) if title else ""))
+    assert all(g[0] for g in grants), grants
+    return grants
+
+
+def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> None:
+    """The same feature set by both paths: environment, secrets and how they are mounted,
+    IAM grants, APIs (less monitoring, which deploy.sh does not create), sizing."""
+    from ._infra import load_tf
+
+    _, plans = planned
+    plan = plans["public_webhook"]
+    tfvars = load_tf(ROOT / ROOTS["public_webhook"] / "terraform.tfvars.example")
+    script = subprocess.run(
+        ["bash", str(DEPLOY_SH), *_deploy_flags(tfvars), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    (deploy,) = [
+        shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud functions deploy ")
+    ]
+    options = dict(w[2:].split("=", 1) for w in deploy if w.startswith("--") and "=" in w)
+    env = dict(pair.split("=", 1) for pair in options["set-env-vars"].removeprefix("^;^").split(";"))
+    mounts = dict(m.removesuffix(":latest").split("=", 1) for m in options["set-secrets"].split(","))
+
+    function = plan.resources()[f"{EXAMPLE}google_cloudfunctions2_function.this"]
+    service = function["service_config"][0]
+    assert env == service["environment_variables"]
+    planned_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
+    planned_mounts |= {s["key"]: s["secret"] for s in service["secret_environment_variables"]}
+    assert mounts == planned_mounts and len(mounts) == 5
+    assert _grants_in_script(script.stdout) == _grants_in_plan(plan, EXAMPLE)
+    (enable,) = [shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud services enable ")]
+    assert {w for w in enable if w.endswith(".googleapis.com")} == _apis(plan) - {"monitoring.googleapis.com"}
+    assert options["memory"] == service["available_memory"]
+    assert int(options["max-instances"]) == service["max_instance_count"]
+    assert int(options["min-instances"]) == service["min_instance_count"]
+    assert options["ingress-settings"] == service["ingress_settings"].removeprefix("ALLOW_").lower().replace("_", "-")
+    assert options["timeout"] == f"{service['timeout_seconds']}s"
+    # What deploy.sh creates for the store and the audit trail, by the module's names.
+    database = plan.resources()[f"{EXAMPLE}google_firestore_database.idempotency[0]"]["name"]
+    assert f"gcloud firestore databases create --database={database} " in script.stdout
+    bucket = plan.resources()[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
+    assert f"gcloud logging buckets create {bucket['bucket_id']} --location={bucket['location']} " in script.stdout
+    sink = plan.resources()[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
+    assert f"gcloud logging sinks create {sink['name']} " in script.stdout
+    assert shlex.quote(f"--log-filter={sink['filter']}") in script.stdout
+
+
+def test_deploy_sh_enables_the_apis_the_scheduled_root_plans(planned: Any) -> None:
+    """The same list by both paths for a scheduled function (monitoring aside: deploy.sh
+    creates none)."""
+    from ._infra import load_tf
+
+    _, plans = planned
+    tfvars = load_tf(ROOT / ROOTS["example"] / "terraform.tfvars.example")
+    script = subprocess.run(
+        [
+            *("bash", str(DEPLOY_SH), "--project", tfvars["project_id"], "--cec-base-url", tfvars["cec_base_url"]),
+            *("--schedule", "0 3 * * *", "--dnids", "4001", "--dry-run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    (enable,) = [shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud services enable ")]
+    enabled = {w for w in enable if w.endswith(".googleapis.com")}
+    assert enabled == _apis(plans["example"]) - {"monitoring.googleapis.com"}
+    assert "cloudscheduler.googleapis.com" in enabled

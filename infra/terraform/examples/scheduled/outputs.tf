@@ -22,3 +22,13 @@ output "secret_ids" {
   description = "Secrets to add versions to."
   value       = module.called_routes.secret_ids
 }
+
+output "required_apis" {
+  description = "The Google APIs the deployment uses."
+  value       = module.called_routes.required_apis
+}
+
+output "alerts_notify" {
+  description = "Who the alerts notify."
+  value       = module.called_routes.alerts_notify
+}

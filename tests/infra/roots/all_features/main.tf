@@ -2,8 +2,10 @@
 # (tests/infra/test_terraform_plan.py: init, validate, plan on google 6.14.0 and
 # 6.50.0). Never applied. Two instances, since schedules need a private function
 # with "iam" while public exposure forbids "iam":
-#   public    - webhook + API key, allUsers, audit to a log bucket, every optional variable set;
-#   scheduled - iam + schedules + invoker members, audit to BigQuery, every optional variable set.
+#   public    - webhook + API key, allUsers, audit to a log bucket, APIs enabled, user-managed
+#               secret replicas, e-mail alerts, the record lookup off, every optional variable set;
+#   scheduled - iam + schedules + invoker members, audit to BigQuery, APIs left to an
+#               administrator (enable_apis = false), alerts to nobody, every optional variable set.
 # Adding a module variable? Give it a non-default value in both blocks below
 # (terraform.tfvars holds the values; variables.tf declares them), so the plan
 # exercises it.
@@ -69,6 +71,13 @@ module "public" {
   idempotency_collection           = "public-idempotency"
   idempotency_on_store_error       = "proceed"
   secrets_source                   = "volume"
+  enable_apis                      = true
+  notification_emails              = var.notification_emails
+  protected_access_codes           = var.protected_access_codes
+  lookup_before_delete             = false
+  secret_replica_locations         = var.secret_replica_locations
+  vpc_connector                    = var.vpc_connector
+  vpc_connector_egress_settings    = "PRIVATE_RANGES_ONLY"
 }
 
 module "scheduled" {
@@ -98,7 +107,7 @@ module "scheduled" {
   scheduler_retry                  = var.scheduler_retry
   labels                           = var.labels
   iam_propagation_seconds          = var.iam_propagation_seconds
-  monitoring                       = var.monitoring
+  monitoring                       = merge(var.monitoring, { notification_channels = [] })
   plan_tokens                      = var.plan_tokens
   caller_policies                  = var.caller_policies
   audit_sink                       = "bigquery"
@@ -110,4 +119,11 @@ module "scheduled" {
   idempotency_collection           = "scheduled-idempotency"
   idempotency_on_store_error       = "fail"
   secrets_source                   = "secret_manager"
+  enable_apis                      = false
+  notification_emails              = []
+  protected_access_codes           = var.protected_access_codes
+  lookup_before_delete             = true
+  secret_replica_locations         = []
+  vpc_connector                    = var.vpc_connector
+  vpc_connector_egress_settings    = "ALL_TRAFFIC"
 }

@@ -27,6 +27,10 @@ monitoring = {
   alert_window_seconds   = 600
   server_error_threshold = 3
 }
-plan_tokens          = true
-caller_policies      = true
-audit_retention_days = 90
+plan_tokens              = true
+caller_policies          = true
+audit_retention_days     = 90
+notification_emails      = ["oncall@example.com", "telephony-lead@example.com"]
+protected_access_codes   = ["9911411", "99114*"]
+secret_replica_locations = ["europe-west4", "europe-west1"]
+vpc_connector            = "projects/cec-plan-check/locations/europe-west4/connectors/cec-egress"

@@ -99,3 +99,19 @@ variable "audit_retention_days" {
   description = "Audit retention."
   type        = number
 }
+variable "notification_emails" {
+  description = "Alert e-mail addresses."
+  type        = list(string)
+}
+variable "protected_access_codes" {
+  description = "Protected hotlines."
+  type        = list(string)
+}
+variable "secret_replica_locations" {
+  description = "Secret replica locations."
+  type        = list(string)
+}
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector."
+  type        = string
+}

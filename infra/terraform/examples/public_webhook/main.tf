@@ -1,0 +1,67 @@
+# Example root: a public endpoint for webhooks and low-code tools (n8n, Zapier, Make,
+# Power Automate) that have no Google identity. Every request is authenticated by the
+# function itself (Standard Webhooks signature and/or X-API-Key), so allUsers may
+# invoke it; plan tokens, caller policies, protected hotlines, the Firestore
+# idempotency store and the audit log bucket are on. Copy terraform.tfvars.example to
+# terraform.tfvars and edit it.
+
+terraform {
+  required_version = ">= 1.9"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 6.14"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = "~> 2.4"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.9"
+    }
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "called_routes" {
+  source = "../.."
+
+  project_id                    = var.project_id
+  region                        = var.region
+  name                          = var.name
+  cec_base_url                  = var.cec_base_url
+  cec_token_url                 = var.cec_token_url
+  caller_auth                   = var.caller_auth
+  public_access                 = true
+  invoker_members               = var.invoker_members
+  monitoring                    = var.monitoring
+  notification_emails           = var.notification_emails
+  enable_apis                   = var.enable_apis
+  idempotency_store             = var.idempotency_store
+  create_firestore_database     = var.create_firestore_database
+  firestore_database_name       = var.firestore_database_name
+  firestore_location            = var.firestore_location
+  idempotency_on_store_error    = var.idempotency_on_store_error
+  audit_sink                    = var.audit_sink
+  audit_retention_days          = var.audit_retention_days
+  plan_tokens                   = var.plan_tokens
+  caller_policies               = var.caller_policies
+  protected_access_codes        = var.protected_access_codes
+  lookup_before_delete          = var.lookup_before_delete
+  secrets_source                = var.secrets_source
+  secret_replica_locations      = var.secret_replica_locations
+  max_instance_count            = var.max_instance_count
+  available_memory              = var.available_memory
+  ingress_settings              = var.ingress_settings
+  vpc_connector                 = var.vpc_connector
+  vpc_connector_egress_settings = var.vpc_connector_egress_settings
+  request_budget_seconds        = var.request_budget_seconds
+  timeout_seconds               = var.timeout_seconds
+  labels                        = var.labels
+}
