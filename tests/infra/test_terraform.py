@@ -27,7 +27,7 @@ FIRESTORE_GRANT = "google_project_iam_member.runtime_firestore"
 
 # Variables the code reads that the module deliberately leaves unset, and why.
 DELIBERATELY_UNSET = {
-    "CEC_APP_KEY_HEADER": "code default (app-key); omit or user-id:<id> via extra_environment_variables, as the probe says",
+    "CEC_APP_KEY_HEADER": "code default (app-key); omit or user-id:<id> via extra_environment_variables",
     "AUDIT_SIGNING_KEYS": "plain-text keys: the default audit key is derived from the AK/SK (docs/AUDIT_AND_UNDO.md)",
     "CEC_APP_KEY": "plain-text credential: the module mounts the secret (or names its version) instead",
     "CEC_APP_SECRET": "plain-text credential: the module mounts the secret (or names its version) instead",
