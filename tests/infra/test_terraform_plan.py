@@ -399,9 +399,12 @@ def _function(plan: RootPlan, module: str) -> tuple[dict[str, Any], dict[str, An
     return service, unknown, secrets
 
 
-def _assert_mounted(plan: RootPlan, module: str, keys: set[str]) -> None:
+def _assert_mounted(plan: RootPlan, module: str, keys: set[str], pinned: dict[str, str] | None = None) -> None:
     service, unknown, secrets = _function(plan, module)
-    expected = {(REQUEST_SECRETS[k][1], secrets[k]["secret_id"], REQUEST_SECRETS[k][2], "latest") for k in keys}
+    versions = pinned or {}
+    expected = {
+        (REQUEST_SECRETS[k][1], secrets[k]["secret_id"], REQUEST_SECRETS[k][2], versions.get(k, "latest")) for k in keys
+    }
     volumes = {
         (v["mount_path"], v["secret"], version["path"], version["version"])
         for v in service["secret_volumes"]
@@ -420,7 +423,7 @@ def _assert_mounted(plan: RootPlan, module: str, keys: set[str]) -> None:
 
 def test_with_volume_every_request_time_secret_is_mounted_in_its_own_directory(planned: Any) -> None:
     _, plans = planned
-    _assert_mounted(plans["all_features"], "public", set(REQUEST_SECRETS))
+    _assert_mounted(plans["all_features"], "public", set(REQUEST_SECRETS), {"api_keys": "2"})
     _assert_mounted(plans["example"], "called_routes", {"cec_credentials"})
     # The webhook secret stays a secret environment variable either way.
     service, _, _ = _function(plans["all_features"], "public")
