@@ -90,6 +90,10 @@ class UpstreamAuthFailed(FunctionError):
 
 class UpstreamUnavailable(FunctionError):
     status, code, title, retryable = 503, "upstream_unavailable", "The CEC API is unavailable", True
+    # Whether an attempt may have reached the API and been acted on (a connection that broke
+    # after sending, a gateway's 502 or 504); False when every attempt was refused before it
+    # was sent, or answered 429 or 503 (not processed). Set by the transport.
+    may_have_acted: bool = True
 
 
 class UpstreamTimeout(FunctionError):

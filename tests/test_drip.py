@@ -21,6 +21,7 @@ import requests
 
 from cec_sim import FakeSecretManagerControl, SimulatorControl
 from cec_sim.function_server import FunctionServer
+from function.cec.tokens import FAILURE_HOLD_SECONDS as TOKEN_FAILURE_HOLD_SECONDS
 from function.secret_manager import FAILURE_HOLD_SECONDS
 from tests.conftest import API_KEY, CREDENTIALS_SECRET, server_env
 from tests.test_requests import assert_problem
@@ -142,10 +143,10 @@ def test_the_real_server_answers_a_dripped_upstream_within_the_budget(
     assert response.headers["Content-Type"] == "application/problem+json"
     assert json.loads(response.content)["code"] == code
     # The instance is not worse for it: the next request (no fault) goes through,
-    # once a failed secret read is no longer held.
+    # once the failed secret read or token fetch is no longer held.
     sim.clear_faults()
     secrets.clear_faults()
-    time.sleep(FAILURE_HOLD_SECONDS)
+    time.sleep(FAILURE_HOLD_SECONDS if stage == "secret" else TOKEN_FAILURE_HOLD_SECONDS)
     assert requests.post(server, json={"dnids": "1"}, headers={"X-API-Key": API_KEY}, timeout=30).status_code == 200
 
 

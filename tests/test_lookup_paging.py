@@ -105,7 +105,7 @@ def test_shifts_make_an_unseen_route_unproven_not_absent() -> None:
     [
         (ShrinkingListing(count=250, delete_per_page=0, order="shuffled"), "moved"),
         (ShrinkingListing(count=250, delete_per_page=0, offset_mode="page_index"), "moved"),
-        (ShrinkingListing(count=250, delete_per_page=0, total=False), "moved"),
+        (ShrinkingListing(count=250, delete_per_page=0, total=False), "unreadable"),
     ],
     ids=["unstable-order", "offset-as-page-number", "no-total"],
 )
@@ -116,11 +116,45 @@ def test_a_listing_that_cannot_be_proven_is_incomplete(listing: ShrinkingListing
     assert incomplete == why and not found
 
 
-def test_one_short_page_is_the_whole_listing_even_shuffled_or_without_total() -> None:
-    for listing in (ShrinkingListing(60, 0, order="shuffled"), ShrinkingListing(60, 0, total=False)):
-        result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
-        assert result.complete and len(result.records) == 60
-        assert len(listing.calls) == 1
+def test_one_page_with_its_total_is_the_whole_listing_even_shuffled() -> None:
+    listing = ShrinkingListing(60, 0, order="shuffled")
+    result = scan(listing, {}, budget=LookupBudget(10_000), deadline=Deadline(10))
+    assert result.complete and len(result.records) == 60
+    assert len(listing.calls) == 1
+
+
+def test_without_a_total_even_a_short_page_proves_nothing() -> None:
+    # A server that pages by 20 whatever limit says, and sends no total: the first 20
+    # records must not be taken for the whole listing.
+    class TwentyPerPage(ShrinkingListing):
+        def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+            return super().query_called_route({**body, "limit": 20}, deadline)
+
+    found, incomplete = find_by(
+        TwentyPerPage(60, 0, total=False), lambda r: r.dnid, ["50"], budget=LookupBudget(10_000), deadline=Deadline(10)
+    )
+    assert incomplete == "unreadable" and not found
+
+
+@pytest.mark.parametrize("data", [None, {}, {"total": 3}, {"calledRouteList": None, "total": 2}])
+def test_an_answer_without_its_listing_is_refused(data: Any) -> None:
+    class NoData(ShrinkingListing):
+        def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+            return {"returnCode": "0", "data": data}
+
+    with pytest.raises(UpstreamBadResponse):
+        find_by(NoData(3, 0), lambda r: r.dnid, ["1"], budget=LookupBudget(10_000), deadline=Deadline(10))
+
+
+def test_an_empty_listing_may_leave_its_list_out() -> None:
+    class Empty(ShrinkingListing):
+        def query_called_route(self, body: dict[str, Any], deadline: Deadline) -> Any:
+            return {"returnCode": "0", "data": {"total": 0}}
+
+    found, incomplete = find_by(
+        Empty(0, 0), lambda r: r.dnid, ["1"], budget=LookupBudget(10_000), deadline=Deadline(10)
+    )
+    assert incomplete is None and not found
 
 
 def test_a_record_without_a_dnid_makes_the_scan_unreadable() -> None:

@@ -56,7 +56,9 @@ def test_unambiguous_names_match_without_a_lookup() -> None:
         present={},
         proven=False,
     )
-    assert outcomes(got) == {"1": "deleted", "2": "failed"}
+    # Named as failed but not seen: it may be gone (a retried call answers "failed" for
+    # what its first attempt deleted), so it is unknown, never taken at its word.
+    assert outcomes(got) == {"1": "deleted", "2": "unknown"}
 
 
 def test_present_and_protected() -> None:
@@ -98,6 +100,14 @@ def test_no_answer_and_unknown_before_says_so() -> None:
     assert "no answer" in (got["8"].description or "")
 
 
+def test_a_route_seen_after_a_call_without_an_answer_is_unknown() -> None:
+    # The API may still act on the call after the lookup: not "failed", which is not audited.
+    got = assign(
+        ["2"], None, error="upstream_timeout", known={"2": R2}, present={"2": R2}, proven=True, may_still_act=True
+    )
+    assert outcomes(got) == {"2": "unknown"}
+
+
 def test_a_route_seen_after_the_call_is_never_deleted_whatever_the_answer_says() -> None:
     # The lookup could not read the whole listing, but what it saw exists.
     got = assign(
@@ -115,6 +125,9 @@ def test_names_that_do_not_match_the_routes_sent_are_not_clean() -> None:
     # Fewer names than dnids, or an answer not in the documented all-deleted form.
     assert not is_clean(["1", "2"], answer("deleted", ["9911411"], [], exact=True), {})
     assert not is_clean(["1"], answer("deleted", ["9911411"], []), {"1": r1})
+    # One record known, one not: the known one's name must be among those answered.
+    assert not is_clean(["1", "7"], answer("deleted", ["777", "778"], [], exact=True), {"1": r1})
+    assert is_clean(["1", "7"], answer("deleted", ["9911411", "778"], [], exact=True), {"1": r1})
 
 
 @pytest.mark.parametrize(

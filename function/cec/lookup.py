@@ -100,7 +100,10 @@ class LookupBudget:
         self.read = 0
 
 
-Incomplete = Literal["budget", "moved", "unreadable"]
+# Why a scan cannot prove that a key it did not see is absent: the record budget stopped
+# it, the listing moved under it, the answers cannot be counted (a record without a usable
+# dnid, no readable total), or its caller stopped it once it had what it wanted.
+Incomplete = Literal["budget", "moved", "unreadable", "stopped"]
 
 
 @dataclass
@@ -134,7 +137,9 @@ def scan(
     ``total``. A listing that moved (a concurrent delete, an unstable order) is read
     again from the start; after MAX_PASSES the scan says it is incomplete, with what it
     did see (every record seen exists, or did while the scan ran). A record without a
-    usable dnid is counted but makes the scan incomplete: it could be any route.
+    usable dnid is counted but makes the scan incomplete: it could be any route; so does
+    an answer without a readable ``total``. When ``done`` says the caller has what it
+    wants, the scan stops and says so ("stopped"): what it did not read is not proven.
 
     With ``concurrency`` above 1, the pages after the first (which tells ``total``) are
     fetched that many at a time; the checks above do not depend on their order.
@@ -157,25 +162,25 @@ class _Pass:
         self._deadline = deadline
         self._records: dict[str, RouteRecord] = {}
         self._unreadable = 0
-        self._total: int | None = None
 
     def run(self, done: Callable[[list[RouteRecord]], bool] | None, concurrency: int) -> ScanResult:
         if self._budget.max_records - self._budget.read < 1:
             return ScanResult([], "budget")
         first, total = self._fetch(0)
-        if total is None and len(first) < PAGE_SIZE:
-            total = len(first)  # one short page is the whole listing, read in one answer
-        self._total = total
-        if total is None or not self._take(0, first, total):
+        if total is None:
+            # Without the documented total nothing can be counted, however short the page:
+            # a server may page by fewer records than it was asked for.
+            self._budget.read += len(first)
+            return self._result("unreadable")
+        if not self._take(0, first, total):
             return self._result("moved")
         offsets = list(range(PAGE_SIZE, total, PAGE_SIZE))
         while True:
             found = list(self._records.values())
             if done is not None and done(found):
-                return ScanResult(found)
+                return ScanResult(found, "stopped")
             if not offsets:
-                if len(self._records) + self._unreadable != total:
-                    return self._result("moved")
+                # Every page held exactly its share of the total, none twice: all was read.
                 return self._result("unreadable" if self._unreadable else None)
             window = self._window(offsets, total, concurrency)
             if not window:
@@ -226,13 +231,16 @@ def _page(body: object) -> tuple[list[Any], int | None]:
         description = body.get("description") if isinstance(body.get("description"), str) else ""
         said = redact.mask(str(description)[:120])
         raise UpstreamBadResponse(f"queryCalledRoute answered returnCode {redact.mask(str(code)[:16])!r}: {said}")
-    data = body.get("data") or {}
+    data = body.get("data")
     if not isinstance(data, dict):
-        raise UpstreamBadResponse("queryCalledRoute answered with a data field that is not an object.")
-    page = data.get("calledRouteList") or []
+        raise UpstreamBadResponse("queryCalledRoute answered returnCode 0 without a data object.")
+    total = _int(data.get("total"))
+    page = data.get("calledRouteList")
+    if page is None and total == 0:
+        page = []  # an empty listing may leave its list out; its total says so
     if not isinstance(page, list):
-        raise UpstreamBadResponse("queryCalledRoute answered with a calledRouteList that is not a list.")
-    return page, _int(data.get("total"))
+        raise UpstreamBadResponse("queryCalledRoute answered without a calledRouteList list.")
+    return page, total
 
 
 def find_by(

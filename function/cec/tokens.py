@@ -96,7 +96,9 @@ class TokenProvider:
                 self._raise_held_failure(credentials)
                 try:
                     token = self._fetch(credentials, deadline)
-                except (TokenRefused, UpstreamUnavailable, UpstreamTimeout, UpstreamBadResponse) as exc:
+                except (TokenRefused, UpstreamUnavailable, UpstreamBadResponse) as exc:
+                    # What the service said, not a timeout: that may be this request's own
+                    # budget running out, which must not fail the requests after it.
                     key = (credentials.app_key, credentials.app_secret)
                     self._failure = (key, self._clock() + FAILURE_HOLD_SECONDS, exc)
                     raise

@@ -37,6 +37,9 @@ from function.http_deadline import deadline as wall_clock
 _TOO_LARGE = f"more than {MAX_RESPONSE_BYTES} bytes; the answer was cut off there"
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Of those, the ones that say the request was not processed (a gateway's 502 or 504 may
+# come after the API acted).
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 2.0
 # A longer Retry-After than this is not waited out inside one request: the caller
@@ -108,6 +111,7 @@ class Transport:
         persist, UpstreamTimeout when the server does not answer in time.
         """
         attempt = 0
+        may_have_acted = False
         while True:
             timeout = deadline.timeout(self.timeout_seconds, f"calling {stage}")
             ctx = log.current()
@@ -136,6 +140,7 @@ class Transport:
             except requests.exceptions.RequestException as exc:
                 failure = _describe_connection_error(exc)
                 response = None
+                may_have_acted = may_have_acted or failure != "connection refused"
 
             if response is not None and response.status_code not in RETRY_STATUSES:
                 return response
@@ -143,14 +148,17 @@ class Transport:
             retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
             if response is not None:
                 failure = f"HTTP {response.status_code}"
+                may_have_acted = may_have_acted or response.status_code not in NOT_PROCESSED_STATUSES
                 response.close()
             wait = self.backoff(attempt, retry_after)
             if attempt >= self.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
-                raise UpstreamUnavailable(
+                unavailable = UpstreamUnavailable(
                     f"The CEC API is unavailable for {stage}: {failure}"
                     f" after {attempt + 1} attempt{'s' if attempt else ''}.",
                     retry_after=retry_after if retry_after is not None else 1.0,
                 )
+                unavailable.may_have_acted = may_have_acted
+                raise unavailable
             log.event(
                 30,
                 "retrying upstream call",

@@ -33,13 +33,14 @@ def is_clean(batch: list[str], answer: BatchAnswer | None, known: dict[str, Rout
     are known, else one name (and at most one id) per dnid."""
     if answer is None or not answer.exact or answer.failed:
         return False
-    records = [known.get(dnid) for dnid in batch]
-    if all(record is not None for record in records):
-        sent = [record for record in records if record is not None]
-        if Counter(answer.deleted) != Counter(r.name for r in sent):
-            return False
-        return not answer.ids or Counter(answer.ids) == Counter(r.id for r in sent)
-    return len(answer.deleted) == len(batch) and len(answer.ids) in (0, len(batch))
+    sent = [record for record in (known.get(dnid) for dnid in batch) if record is not None]
+    names, ids = Counter(answer.deleted), Counter(answer.ids)
+    if len(sent) == len(batch):
+        return names == Counter(r.name for r in sent) and (not ids or ids == Counter(r.id for r in sent))
+    # Some records unknown: one name (and at most one id) per dnid, the known ones among them.
+    if len(answer.deleted) != len(batch) or len(answer.ids) not in (0, len(batch)):
+        return False
+    return Counter(r.name for r in sent) <= names and (not ids or Counter(r.id for r in sent) <= ids)
 
 
 def assign(
@@ -50,12 +51,15 @@ def assign(
     known: dict[str, RouteRecord],
     present: dict[str, RouteRecord],
     proven: bool,
+    may_still_act: bool = False,
 ) -> dict[str, RouteOutcome]:
     """Outcomes for one batch.
 
     ``known``: records looked up before deleting, possibly empty. ``present``: the
     batch's records seen after the call (they exist). ``proven``: whether that lookup
     read the whole listing, so that a route not in ``present`` is proven gone.
+    ``may_still_act``: the call went out and got no answer (a timeout, a broken
+    connection), so the API may act on it after the lookup: a route seen then is unknown.
     """
     if answer is None and error is None:
         return dict.fromkeys(batch, RouteOutcome("not_sent", "an earlier batch failed; this one was not sent"))
@@ -67,7 +71,12 @@ def assign(
     gone: list[str] = []
     for dnid in batch:
         record = present.get(dnid)
-        if record is not None:
+        if record is not None and may_still_act:
+            outcomes[dnid] = RouteOutcome(
+                "unknown",
+                "still there after a call that got no answer, which the API may yet act on: send it again to settle it",
+            )
+        elif record is not None:
             outcomes[dnid] = RouteOutcome("failed" if record.deletable else "protected", description)
         else:
             gone.append(dnid)
@@ -117,9 +126,10 @@ def _by_name(
     batch: list[str], answer: BatchAnswer | None, description: str | None, known: dict[str, RouteRecord]
 ) -> dict[str, RouteOutcome]:
     """When the lookup after the call could not read the whole listing: a route the API
-    named, unambiguously within the batch, is taken at its word; any other is unknown."""
+    named as deleted, unambiguously within the batch, is taken at its word; any other is
+    unknown. A route it named as failed is unknown too: not seen, it may be gone (a retried
+    call answers "failed" for a route its first attempt deleted)."""
     deleted = Counter(answer.deleted if answer is not None else [])
-    failed = Counter(answer.failed if answer is not None else [])
     outcomes: dict[str, RouteOutcome] = {}
     unverified = "could not be verified: " + (description or "no answer")
     names_in_batch = Counter(known[dnid].name for dnid in batch if dnid in known)
@@ -129,9 +139,6 @@ def _by_name(
         if name is not None and names_in_batch[name] == 1 and deleted[name] > 0:
             deleted[name] -= 1
             outcomes[dnid] = RouteOutcome("deleted")
-        elif record is not None and names_in_batch[record.name] == 1 and failed[record.name] > 0:
-            failed[record.name] -= 1
-            outcomes[dnid] = RouteOutcome("failed" if record.deletable else "protected", description)
         else:
             outcomes[dnid] = RouteOutcome("unknown", unverified)
     return outcomes

@@ -14,7 +14,7 @@ from function.cec.client import CecClient
 from function.cec.lookup import MAX_PASSES, Incomplete, LookupBudget, RouteRecord, find_by, find_routes
 from function.cec.results import BatchAnswer
 from function.deletion.outcomes import RouteOutcome
-from function.errors import FunctionError, UpstreamBadResponse
+from function.errors import FunctionError, UpstreamBadResponse, UpstreamCallLimitExceeded
 from function.models import DeleteRequest, UnmatchedSelector
 
 
@@ -82,15 +82,21 @@ def resolve(
         by_id = request.ids is not None
         wanted = request.ids if by_id else request.dnids
         assert wanted is not None
-        found, incomplete = find_by(
-            client,
-            (lambda r: r.id) if by_id else (lambda r: r.dnid),
-            wanted,
-            budget=budget,
-            deadline=deadline,
-            concurrency=concurrency,
-        )
-        unseen_sent = incomplete is not None and lookup_first == "records" and not by_id and not request.dry_run
+        records_only = lookup_first == "records" and not by_id and not request.dry_run
+        try:
+            found, incomplete = find_by(
+                client,
+                (lambda r: r.id) if by_id else (lambda r: r.dnid),
+                wanted,
+                budget=budget,
+                deadline=deadline,
+                concurrency=concurrency,
+            )
+        except UpstreamCallLimitExceeded:
+            if not records_only:
+                raise
+            found, incomplete = {}, "budget"  # the calls ran out: the deletion goes without records
+        unseen_sent = incomplete is not None and records_only
         if not unseen_sent:
             require_complete(incomplete, budget)
         for key in wanted:
@@ -137,12 +143,14 @@ def require_complete(incomplete: Incomplete | None, budget: LookupBudget) -> Non
     if incomplete == "moved":
         raise ListingUnstable(
             f"queryCalledRoute's listing changed while it was read ({MAX_PASSES} attempts: routes"
-            " created or deleted meanwhile, or an order that is not stable between calls), so which"
-            " routes exist cannot be told. Nothing was deleted; retry, or select by routes with an"
-            " accessCode (a shorter listing)."
+            " created or deleted meanwhile, an order that is not stable between calls, or a server"
+            " that does not page as documented), so which routes exist cannot be told. Nothing was"
+            " deleted; retry, or select by routes with an accessCode (a shorter listing); if it"
+            " persists, scripts/probe_tenant.py tells how the tenant pages."
         )
-    if incomplete == "unreadable":
+    if incomplete is not None:
         raise UpstreamBadResponse(
-            "queryCalledRoute listed records without a usable dnid, so which routes exist cannot"
-            " be told. Nothing was deleted; run scripts/probe_tenant.py to see the records' shape."
+            "queryCalledRoute answered records without a usable dnid, or no readable total, so"
+            " which routes exist cannot be told. Nothing was deleted; run scripts/probe_tenant.py"
+            " to see the answers' shape."
         )

@@ -32,7 +32,13 @@ from function.deletion.outcomes import RouteOutcome, assign, is_clean
 from function.deletion.plan import BatchRun, Plan, codes, require_complete, resolve
 from function.deletion.plan_apply import attach_token, verify_and_recheck
 from function.dnids import to_api_form
-from function.errors import FunctionError, InvalidRequest
+from function.errors import (
+    FunctionError,
+    InvalidRequest,
+    UpstreamCallLimitExceeded,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from function.models import DeleteRequest, DeleteResult, RouteResult
 
 # Upstream calls kept back from a lookup made for the audit's records, besides the deletes:
@@ -165,6 +171,15 @@ def _delete_attempts() -> int:
     return ctx.upstream_calls.get("delete", 0) if ctx is not None else 0
 
 
+def _may_have_acted(error: FunctionError) -> bool:
+    """Whether a call that went out and failed may have been acted on, or be acted on later:
+    no answer came (a timeout, a connection broken after sending, a gateway's 502 or 504).
+    An answer (a refusal, a garbled 200) means the API is done with it."""
+    if isinstance(error, UpstreamUnavailable):
+        return error.may_have_acted
+    return isinstance(error, (UpstreamTimeout, UpstreamCallLimitExceeded))
+
+
 def _not_restorable(plan: Plan, sent: list[str], results: list[RouteResult] | None) -> list[str] | None:
     """The sent dnids that may be gone and have no record to re-create them from."""
     if plan.looked_up and not plan.unrecorded:
@@ -179,7 +194,7 @@ def _not_restorable(plan: Plan, sent: list[str], results: list[RouteResult] | No
 
 
 def _untouched(sent: list[str], outcomes: dict[str, RouteOutcome]) -> bool:
-    return all(outcomes[dnid].outcome in ("failed", "not_sent") for dnid in sent if dnid in outcomes)
+    return all(outcomes[dnid].outcome in ("failed", "not_sent") for dnid in sent)
 
 
 def settle(
@@ -209,7 +224,17 @@ def settle(
     outcomes: dict[str, RouteOutcome] = {}
     for run in runs:
         error = f"{run.error.code}: {run.error.detail}" if run.error else None
-        outcomes.update(assign(run.dnids, run.answer, error=error, known=plan.records, present=present, proven=proven))
+        outcomes.update(
+            assign(
+                run.dnids,
+                run.answer,
+                error=error,
+                known=plan.records,
+                present=present,
+                proven=proven,
+                may_still_act=run.error is not None and _may_have_acted(run.error),
+            )
+        )
         if run.unsent is not None:
             unsent = RouteOutcome("not_sent", f"{run.unsent.code}: {run.unsent.detail}")
             outcomes.update(dict.fromkeys(run.dnids, unsent))

@@ -68,7 +68,7 @@ locals {
     # token Cloud Run did not check must name as its audience (function/callers/iam.py).
     IAM_ALLOWED_PRINCIPALS = contains(var.caller_auth, "iam") ? join(",", concat(
       local.scheduled ? ["serviceAccount:${google_service_account.invoker[0].email}"] : [],
-      [for m in var.invoker_members : m if can(regex("^(user|serviceAccount):", m))],
+      [for m in var.invoker_members : m if startswith(m, "user:") || startswith(m, "serviceAccount:")],
     )) : null
     IAM_AUDIENCES = contains(var.caller_auth, "iam") ? join(",", [
       "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}",
