@@ -179,7 +179,7 @@ def test_gcloud_parses_every_command_the_dry_run_prints(verdicts: list[tuple[lis
 def _confirms(command: list[str], stderr: str) -> bool:
     """Locking a bucket asks for confirmation once the command is parsed, before any account
     is needed; with prompts off (as here) the answer is no."""
-    return "--locked" in command and "Locking a bucket cannot be undone" in stderr and "Aborted by user" in stderr
+    return "--locked" in command and "(gcloud.logging.buckets.update) Aborted by user." in stderr
 
 
 def test_the_deploy_commands_mount_each_secret_file_gcloud_accepts(verdicts: list[tuple[list[str], int, str]]) -> None:
