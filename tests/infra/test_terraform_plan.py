@@ -895,3 +895,25 @@ def test_terraform_destroy_refuses_to_delete_the_protected_audit_bucket(
     deleted = terraform(config, root, *destroy)
     assert deleted.returncode == 0, deleted.output
     assert "Plan: 0 to add, 0 to change, 1 to destroy." in deleted.stdout
+
+
+def test_the_documented_deploy_sh_line_matches_the_scheduled_example(planned: Any) -> None:
+    """docs/DEPLOY.md says its deploy.sh line does what the scheduled example does (alerts
+    aside): the same ingress, protected hotlines, audit bucket and sink filter."""
+    _, plans = planned
+    text = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    line = search(r"`(infra/gcloud/deploy\.sh --project PROJECT [^`]*--schedule[^`]*)`", text).group(1)
+    words = [{"PROJECT": "my-project-id", "URL": "https://service.besclouds.com"}.get(w, w) for w in shlex.split(line)]
+    script = subprocess.run(
+        ["bash", str(ROOT / words[0]), *words[1:], "--dry-run"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert script.returncode == 0, script.stderr
+    (deploy,) = [shlex.split(x) for x in script.stdout.splitlines() if x.startswith("gcloud functions deploy ")]
+    options = dict(w[2:].split("=", 1) for w in deploy if w.startswith("--") and "=" in w)
+    resources = plans["example"].resources()
+    service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
+    assert options["ingress-settings"] == service["ingress_settings"].removeprefix("ALLOW_").lower().replace("_", "-")
+    env = dict(pair.split("=", 1) for pair in options["set-env-vars"].removeprefix("^;^").split(";"))
+    assert env["PROTECTED_ACCESS_CODES"] == service["environment_variables"]["PROTECTED_ACCESS_CODES"]
+    sink = resources[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
+    assert shlex.quote(f"--log-filter={sink['filter']}") in script.stdout
