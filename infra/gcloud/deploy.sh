@@ -66,8 +66,9 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
                         erasable) [audit_sink]
   --audit-retention-days N
                         retention of that bucket, default 400 [audit_retention_days]
-  --audit-locked        lock the bucket's retention: nobody can shorten it or delete
-                        the entries before they age out; irreversible [audit_locked]
+  --audit-locked        lock the bucket: its retention can no longer change, and it
+                        cannot be deleted while it holds entries; irreversible
+                        [audit_locked]
   --audit-project ID    put the bucket in this (logging) project; the sink's writer
                         identity gets logging.bucketWriter there [audit_project]
   --audit-kms-key KEY   customer-managed key of the bucket [audit_kms_key_name]

@@ -5,9 +5,9 @@
 # the _Default bucket's 30 days and scripts/restore_routes.py can read it back.
 #
 # Evidence, not just a copy:
-# - audit_locked locks the bucket's retention: nobody (owners included) can shorten it,
-#   delete the bucket or its entries before they age out; irreversible
-#   (https://cloud.google.com/logging/docs/buckets#locking-logs-buckets).
+# - audit_locked locks the bucket: nobody (owners included) can change its retention,
+#   and it "may only be deleted if empty", i.e. once every entry has aged out; irreversible
+#   (https://cloud.google.com/logging/docs/reference/v2/rest/v2/locations.buckets).
 # - The bucket is protected from `terraform destroy` by default: it is the
 #   `audit_protected` resource, whose lifecycle has prevent_destroy (a meta-argument
 #   that cannot depend on a variable, hence two resources). A destroy plan that would
@@ -16,7 +16,7 @@
 #   bucket. audit_bucket_prevent_destroy = false (throwaway projects) uses the
 #   `audit` resource instead, which a destroy deletes (Cloud Logging keeps a deleted
 #   bucket restorable for 7 days; a locked bucket cannot be deleted while it holds
-#   entries younger than its retention).
+#   entries).
 # - audit_project puts the bucket (or dataset) in a logging project of its own, where
 #   the function's project owners need hold no role.
 # - audit_kms_key_name encrypts the bucket (cmek_settings) or the dataset with a

@@ -299,7 +299,7 @@ variable "audit_retention_days" {
 }
 
 variable "audit_locked" {
-  description = "Lock the audit log bucket's retention: nobody can shorten it or delete the bucket or its entries before audit_retention_days. Irreversible. Needs audit_sink = \"log_bucket\"."
+  description = "Lock the audit log bucket: nobody can change its retention, and it cannot be deleted while it holds entries (each kept audit_retention_days). Irreversible. Needs audit_sink = \"log_bucket\"."
   type        = bool
   default     = false
 
