@@ -622,6 +622,7 @@ def refusals(configs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     cases = {
         "valid_control": VALID,
         "firestore_by_default": {"idempotency_store": "firestore"},
+        "webhook_unpinned": {"caller_auth": ["webhook"]},
         **{name: overrides for name, (overrides, _) in INVALID.items()},
     }
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -655,6 +656,14 @@ def test_the_module_defaults_give_the_function_a_database_and_an_audit_bucket_of
         '+ ingress_settings = "ALLOW_ALL"',
     ):
         assert expected in output, expected
+
+
+def test_plan_warns_while_the_webhook_secret_follows_latest(refusals: dict[str, tuple[int, str]]) -> None:
+    """The warning the example roots must not show (test_secret_versions_pin_what_the_function_reads)."""
+    code, output = refusals["webhook_unpinned"]
+    assert code == 0, output
+    assert "Warning: Check block assertion failed" in output
+    assert "WEBHOOK_SECRET of cec-called-routes follows the latest version of its secret" in output
 
 
 @pytest.mark.parametrize("case", INVALID)
