@@ -8,15 +8,14 @@
 # - audit_locked locks the bucket: nobody (owners included) can change its retention,
 #   and it "may only be deleted if empty", i.e. once every entry has aged out; irreversible
 #   (https://cloud.google.com/logging/docs/reference/v2/rest/v2/locations.buckets).
-# - The bucket is protected from `terraform destroy` by default: it is the
-#   `audit_protected` resource, whose lifecycle has prevent_destroy (a meta-argument
-#   that cannot depend on a variable, hence two resources). A destroy plan that would
-#   delete it fails ("Instance cannot be destroyed") and nothing is destroyed; remove it
-#   from the state first (`terraform state rm`) to tear the rest down and keep the
-#   bucket. audit_bucket_prevent_destroy = false (throwaway projects) uses the
-#   `audit` resource instead, which a destroy deletes (Cloud Logging keeps a deleted
-#   bucket restorable for 7 days; a locked bucket cannot be deleted while it holds
-#   entries).
+# - The bucket is protected from `terraform destroy` by default: the `audit` resource
+#   has lifecycle prevent_destroy, a meta-argument that cannot depend
+#   on a variable, hence two resources. A destroy plan that would delete it fails
+#   ("Instance cannot be destroyed") and nothing is destroyed; remove it from the state
+#   first (`terraform state rm`) to tear the rest down and keep the bucket.
+#   audit_bucket_prevent_destroy = false (throwaway projects) uses `audit_deletable`
+#   instead, which a destroy deletes (Cloud Logging keeps a deleted bucket restorable
+#   for 7 days; a locked bucket cannot be deleted while it holds entries).
 # - audit_project puts the bucket (or dataset) in a logging project of its own, where
 #   the function's project owners need hold no role.
 # - audit_kms_key_name encrypts the bucket (cmek_settings) or the dataset with a
@@ -42,7 +41,7 @@ locals {
   audit_elsewhere = local.audit_project != var.project_id
 }
 
-resource "google_logging_project_bucket_config" "audit_protected" {
+resource "google_logging_project_bucket_config" "audit" {
   count          = local.audit_bucket && var.audit_bucket_prevent_destroy ? 1 : 0
   project        = local.audit_project
   location       = var.region
@@ -64,7 +63,7 @@ resource "google_logging_project_bucket_config" "audit_protected" {
   }
 }
 
-resource "google_logging_project_bucket_config" "audit" {
+resource "google_logging_project_bucket_config" "audit_deletable" {
   count          = local.audit_bucket && !var.audit_bucket_prevent_destroy ? 1 : 0
   project        = local.audit_project
   location       = var.region
@@ -86,7 +85,7 @@ resource "google_logging_project_sink" "audit_bucket" {
   count                  = local.audit_bucket ? 1 : 0
   project                = var.project_id
   name                   = "${var.name}-audit"
-  destination            = "logging.googleapis.com/${one(concat(google_logging_project_bucket_config.audit_protected[*].id, google_logging_project_bucket_config.audit[*].id))}"
+  destination            = "logging.googleapis.com/${one(concat(google_logging_project_bucket_config.audit[*].id, google_logging_project_bucket_config.audit_deletable[*].id))}"
   filter                 = local.audit_filter
   unique_writer_identity = true
 }

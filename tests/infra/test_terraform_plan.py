@@ -132,9 +132,9 @@ def test_example_plans_a_private_scheduled_function_with_monitoring(planned: Any
     assert types["time_sleep"] == 1
     assert f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]" not in resources
     # The audit bucket is the protected one (prevent_destroy), unlocked unless asked.
-    bucket = resources[f"{EXAMPLE}google_logging_project_bucket_config.audit_protected[0]"]
+    bucket = resources[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
     assert (bucket["retention_days"], bucket["locked"], bucket["cmek_settings"]) == (400, False, [])
-    assert f"{EXAMPLE}google_logging_project_bucket_config.audit[0]" not in resources
+    assert f"{EXAMPLE}google_logging_project_bucket_config.audit_deletable[0]" not in resources
     assert types["google_logging_project_sink"] == 1
     # Its only caller, Cloud Scheduler in the same project, is internal traffic.
     service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
@@ -175,7 +175,7 @@ def test_public_webhook_example_plans_every_safeguard_it_names(planned: Any) -> 
     assert types["google_firestore_field"] == 1
     assert resources[f"{EXAMPLE}google_project_iam_member.runtime_firestore[0]"]["role"] == "roles/datastore.user"
     assert types["google_logging_project_bucket_config"] == 1 and types["google_logging_project_sink"] == 1
-    assert f"{EXAMPLE}google_logging_project_bucket_config.audit_protected[0]" in resources
+    assert f"{EXAMPLE}google_logging_project_bucket_config.audit[0]" in resources
     assert types["google_monitoring_alert_policy"] == 4 and types["google_monitoring_notification_channel"] == 1
     # The webhook secret, an environment variable, is pinned to the version the tfvars name.
     assert [(s["key"], s["version"]) for s in service["secret_environment_variables"]] == [("WEBHOOK_SECRET", "1")]
@@ -236,8 +236,8 @@ def test_audit_trail_options_locked_elsewhere_encrypted(planned: Any) -> None:
     a writer grant there on that bucket only; scheduled: a BigQuery dataset there, encrypted."""
     _, plans = planned
     resources = plans["all_features"].resources()
-    bucket = resources["module.public.google_logging_project_bucket_config.audit[0]"]
-    assert "module.public.google_logging_project_bucket_config.audit_protected[0]" not in resources
+    bucket = resources["module.public.google_logging_project_bucket_config.audit_deletable[0]"]
+    assert "module.public.google_logging_project_bucket_config.audit[0]" not in resources
     assert (bucket["project"], bucket["locked"], bucket["retention_days"]) == ("cec-audit-logs", True, 90)
     assert bucket["cmek_settings"][0]["kms_key_name"] == AUDIT_KEY
     sink = resources["module.public.google_logging_project_sink.audit_bucket[0]"]
@@ -650,7 +650,7 @@ def test_the_module_defaults_give_the_function_a_database_and_an_audit_bucket_of
         '+ deletion_policy = "ABANDON"',
         '+ delete_protection_state = "DELETE_PROTECTION_ENABLED"',
         'resource.name == \\"projects/my-proj-123/databases/cec-called-routes\\"',
-        "# module.m.google_logging_project_bucket_config.audit_protected[0] will be created",
+        "# module.m.google_logging_project_bucket_config.audit[0] will be created",
         "# module.m.google_logging_project_sink.audit_bucket[0] will be created",
         'logName=\\"projects/my-proj-123/logs/run.googleapis.com%2Fstdout\\"',
         '+ ingress_settings = "ALLOW_ALL"',
@@ -809,7 +809,7 @@ def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> N
     database = plan.resources()[f"{EXAMPLE}google_firestore_database.idempotency[0]"]["name"]
     assert f"gcloud firestore databases create --database={database} " in script.stdout
     assert "--delete-protection " in script.stdout
-    bucket = plan.resources()[f"{EXAMPLE}google_logging_project_bucket_config.audit_protected[0]"]
+    bucket = plan.resources()[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
     assert f"gcloud logging buckets create {bucket['bucket_id']} --location={bucket['location']} " in script.stdout
     sink = plan.resources()[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
     assert f"gcloud logging sinks create {sink['name']} " in script.stdout
@@ -884,7 +884,7 @@ def test_terraform_destroy_refuses_to_delete_the_protected_audit_bucket(
     repo = stage(tmp_path_factory.mktemp("tf-destroy"))
     root = repo / ROOTS["example"]
     assert terraform(config, root, "init", "-no-color", "-input=false").returncode == 0
-    protected = f"{EXAMPLE}google_logging_project_bucket_config.audit_protected[0]"
+    protected = f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"
     (root / "terraform.tfstate").write_text(_bucket_state(protected), encoding="utf-8")
     destroy = ("plan", "-destroy", "-refresh=false", "-no-color", "-input=false")
     refused = terraform(config, root, *destroy)
@@ -897,7 +897,7 @@ def test_terraform_destroy_refuses_to_delete_the_protected_audit_bucket(
     emptied = terraform(config, root, *destroy)
     assert emptied.returncode == 0 and "No changes" in emptied.stdout, emptied.output
 
-    plain = f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"
+    plain = f"{EXAMPLE}google_logging_project_bucket_config.audit_deletable[0]"
     (root / "terraform.tfstate").write_text(_bucket_state(plain), encoding="utf-8")
     with (root / "terraform.tfvars").open("a", encoding="utf-8") as tfvars:
         tfvars.write("audit_bucket_prevent_destroy = false\n")
