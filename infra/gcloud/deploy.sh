@@ -51,19 +51,38 @@ Usage: infra/gcloud/deploy.sh --project ID --cec-base-url URL [options]
                         [lookup_before_delete = false]
   --idempotency-store S memory (default) or firestore [idempotency_store]
   --firestore-database NAME
-                        Firestore database of the store, default (default)
-                        [firestore_database_name]
+                        an existing Firestore database for the store, e.g. (default);
+                        without it, a database of the function's own named NAME is
+                        created, with delete protection [firestore_database_name]
   --create-firestore-database
-                        create that database in --region [create_firestore_database]
+                        create the --firestore-database one in --region
+                        [create_firestore_database]
+  --firestore-deletable a database created here without delete protection
+                        [firestore_deletable]
   --idempotency-on-store-error fail|proceed
                         default fail [idempotency_on_store_error]
-  --audit-sink S        none (default) or log_bucket: the audit entries in a log
-                        bucket <name>-audit of their own [audit_sink]
+  --audit-sink S        log_bucket (default): the audit entries in a log bucket
+                        <name>-audit of their own; none: left in _Default (30 days,
+                        erasable) [audit_sink]
   --audit-retention-days N
                         retention of that bucket, default 400 [audit_retention_days]
+  --audit-locked        lock the bucket: its retention can no longer change, and it
+                        cannot be deleted while it holds entries; irreversible
+                        [audit_locked]
+  --audit-project ID    put the bucket in this (logging) project; the sink's writer
+                        identity gets logging.bucketWriter there [audit_project]
+  --audit-kms-key KEY   customer-managed key of the bucket [audit_kms_key_name]
   --secret-locations LIST
                         user-managed replication of the secrets in these locations
                         (default automatic) [secret_replica_locations]
+  --secret-kms-keys LIST
+                        LOCATION=KEY,...: a customer-managed key per location of
+                        --secret-locations [secret_kms_key_names]
+  --secret-version SECRET=N
+                        read this version of a secret (repeatable; default latest):
+                        SECRET is cec_credentials, api_keys, webhook,
+                        plan_signing_keys or caller_policies; pin webhook, an
+                        environment variable read at instance start [secret_versions]
   --vpc-connector CONNECTOR
                         projects/P/locations/R/connectors/C: outbound traffic through a
                         Serverless VPC Access connector [vpc_connector]
@@ -84,9 +103,13 @@ DNIDS="" BUDGET=25 TIMEOUT=60 DRY_RUN=false RUNTIME="python312" IAM_WAIT=60
 SECRETS_SOURCE="volume" CONCURRENCY=1
 MAX_INSTANCES=3 MIN_INSTANCES=0 MEMORY="256Mi" INGRESS="all" LOG_LEVEL="INFO"
 PLAN_TOKENS=false CALLER_POLICIES=false PROTECTED="" LOOKUP_BEFORE_DELETE=true
-IDEMPOTENCY_STORE="memory" FIRESTORE_DATABASE="(default)" CREATE_FIRESTORE=false
-ON_STORE_ERROR="fail" AUDIT_SINK="none" AUDIT_RETENTION=400 SECRET_LOCATIONS=""
+IDEMPOTENCY_STORE="memory" FIRESTORE_DATABASE="" CREATE_FIRESTORE=false FIRESTORE_DELETABLE=false
+ON_STORE_ERROR="fail" AUDIT_SINK="log_bucket" AUDIT_RETENTION=400 SECRET_LOCATIONS=""
+AUDIT_LOCKED=false AUDIT_PROJECT="" AUDIT_KMS="" SECRET_KMS_KEYS=""
 VPC_CONNECTOR="" EGRESS=""
+# The version each secret is read at (--secret-version), by the module's secret_versions keys.
+VERSION_cec_credentials=latest VERSION_api_keys=latest VERSION_webhook=latest
+VERSION_plan_signing_keys=latest VERSION_caller_policies=latest
 # The module's idempotency_collection default: the TTL policy is set on it.
 COLLECTION="cec-delete-called-route-idempotency"
 INVOKERS=()
@@ -122,9 +145,26 @@ while [[ $# -gt 0 ]]; do
     --idempotency-store) IDEMPOTENCY_STORE="${2:?}"; shift 2 ;;
     --firestore-database) FIRESTORE_DATABASE="${2:?}"; shift 2 ;;
     --create-firestore-database) CREATE_FIRESTORE=true; shift ;;
+    --firestore-deletable) FIRESTORE_DELETABLE=true; shift ;;
     --idempotency-on-store-error) ON_STORE_ERROR="${2:?}"; shift 2 ;;
     --audit-sink) AUDIT_SINK="${2:?}"; shift 2 ;;
     --audit-retention-days) AUDIT_RETENTION="${2:?}"; shift 2 ;;
+    --audit-locked) AUDIT_LOCKED=true; shift ;;
+    --audit-project) AUDIT_PROJECT="${2:?}"; shift 2 ;;
+    --audit-kms-key) AUDIT_KMS="${2:?}"; shift 2 ;;
+    --secret-kms-keys) SECRET_KMS_KEYS="${2:?}"; shift 2 ;;
+    --secret-version)
+      [[ "${2:?}" =~ ^(cec_credentials|api_keys|webhook|plan_signing_keys|caller_policies)=([1-9][0-9]*|latest)$ ]] ||
+        die "--secret-version must be SECRET=N with SECRET one of cec_credentials, api_keys, webhook, plan_signing_keys, caller_policies and N a version number or latest"
+      case "${BASH_REMATCH[1]}" in
+        cec_credentials) VERSION_cec_credentials="${BASH_REMATCH[2]}" ;;
+        api_keys) VERSION_api_keys="${BASH_REMATCH[2]}" ;;
+        webhook) VERSION_webhook="${BASH_REMATCH[2]}" ;;
+        plan_signing_keys) VERSION_plan_signing_keys="${BASH_REMATCH[2]}" ;;
+        caller_policies) VERSION_caller_policies="${BASH_REMATCH[2]}" ;;
+      esac
+      shift 2
+      ;;
     --secret-locations) SECRET_LOCATIONS="${2:?}"; shift 2 ;;
     --vpc-connector) VPC_CONNECTOR="${2:?}"; shift 2 ;;
     --egress-settings) EGRESS="${2:?}"; shift 2 ;;
@@ -159,10 +199,15 @@ case "$LOG_LEVEL" in DEBUG | INFO | WARNING | ERROR) ;; *) die "--log-level must
   die "--protected-access-codes must be a comma list without spaces"
 [[ "$IDEMPOTENCY_STORE" == memory || "$IDEMPOTENCY_STORE" == firestore ]] ||
   die "--idempotency-store must be memory or firestore"
-[[ "$FIRESTORE_DATABASE" =~ ^(\(default\)|[a-z][a-z0-9-]{2,62})$ ]] ||
+[[ -z "$FIRESTORE_DATABASE" || "$FIRESTORE_DATABASE" =~ ^(\(default\)|[a-z][a-z0-9-]{2,62})$ ]] ||
   die "--firestore-database must be (default) or 3-63 lowercase letters, digits and hyphens"
-if [[ "$IDEMPOTENCY_STORE" != firestore ]] && { $CREATE_FIRESTORE || [[ "$FIRESTORE_DATABASE" != "(default)" ]]; }; then
-  die "--firestore-database and --create-firestore-database need --idempotency-store firestore"
+if [[ "$IDEMPOTENCY_STORE" != firestore ]] && { $CREATE_FIRESTORE || $FIRESTORE_DELETABLE || [[ -n "$FIRESTORE_DATABASE" ]]; }; then
+  die "--firestore-database, --create-firestore-database and --firestore-deletable need --idempotency-store firestore"
+fi
+# The module's default: a database of the function's own, named like it, created here.
+if [[ -z "$FIRESTORE_DATABASE" ]]; then
+  FIRESTORE_DATABASE="$NAME"
+  CREATE_FIRESTORE=true
 fi
 [[ "$ON_STORE_ERROR" == fail || "$ON_STORE_ERROR" == proceed ]] || die "--idempotency-on-store-error must be fail or proceed"
 # bigquery is the module's alone: a dataset is made with bq, not gcloud (infra/README.md, parity table).
@@ -170,8 +215,21 @@ fi
   die "--audit-sink must be none or log_bucket (bigquery: use the Terraform module)"
 [[ "$AUDIT_RETENTION" =~ ^[1-9][0-9]{0,3}$ ]] || die "--audit-retention-days must be 1-3650"
 ((AUDIT_RETENTION <= 3650)) || die "--audit-retention-days must be 1-3650"
+! $AUDIT_LOCKED || [[ "$AUDIT_SINK" == log_bucket ]] || die "--audit-locked needs --audit-sink log_bucket"
+[[ -z "$AUDIT_PROJECT" || "$AUDIT_PROJECT" =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || die "--audit-project must be a project ID"
+KMS_KEY='projects/[^/,=]+/locations/[^/,=]+/keyRings/[^/,=]+/cryptoKeys/[^/,=]+'
+[[ -z "$AUDIT_KMS" || "$AUDIT_KMS" =~ ^${KMS_KEY}$ ]] ||
+  die "--audit-kms-key must be projects/P/locations/L/keyRings/R/cryptoKeys/K"
 [[ -z "$SECRET_LOCATIONS" || "$SECRET_LOCATIONS" =~ ^[a-z0-9-]+(,[a-z0-9-]+)*$ ]] ||
   die "--secret-locations must be a comma list of locations such as europe-west1"
+if [[ -n "$SECRET_KMS_KEYS" ]]; then
+  [[ "$SECRET_KMS_KEYS" =~ ^[a-z0-9-]+=${KMS_KEY}(,[a-z0-9-]+=${KMS_KEY})*$ ]] ||
+    die "--secret-kms-keys must be LOCATION=projects/P/locations/L/keyRings/R/cryptoKeys/K,..."
+  # The module's rule: one key for each replica location, and no other location.
+  key_locations="$(tr ',' '\n' <<<"$SECRET_KMS_KEYS" | cut -d= -f1 | LC_ALL=C sort | paste -sd, -)"
+  [[ "$key_locations" == "$(tr ',' '\n' <<<"$SECRET_LOCATIONS" | LC_ALL=C sort | paste -sd, -)" ]] ||
+    die "--secret-kms-keys needs one key for each of --secret-locations, and no other location"
+fi
 [[ -z "$VPC_CONNECTOR" || "$VPC_CONNECTOR" =~ ^projects/[^/]+/locations/[^/]+/connectors/[^/]+$ ]] ||
   die "--vpc-connector must be projects/P/locations/R/connectors/C"
 if [[ -n "$EGRESS" ]]; then
@@ -298,6 +356,21 @@ $PLAN_TOKENS && READ_AT_REQUEST+=("PLAN_SIGNING_KEYS ${NAME}-plan-signing-keys /
 $CALLER_POLICIES && READ_AT_REQUEST+=("CALLER_POLICIES ${NAME}-caller-policies /etc/secrets/caller-policies/policies.json")
 REPLICATION=(--replication-policy=automatic)
 [[ -z "$SECRET_LOCATIONS" ]] || REPLICATION=(--replication-policy=user-managed --locations="$SECRET_LOCATIONS")
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+if [[ -n "$SECRET_KMS_KEYS" ]]; then
+  # A customer-managed key per replica takes a replication policy file
+  # (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets#replication).
+  replicas=""
+  IFS=',' read -r -a pairs <<<"$SECRET_KMS_KEYS"
+  for pair in "${pairs[@]}"; do
+    replicas+="${replicas:+,}{\"location\":\"${pair%%=*}\",\"customerManagedEncryption\":{\"kmsKeyName\":\"${pair#*=}\"}}"
+  done
+  POLICY_FILE="${STAGE}/secret-replication.json"
+  printf '{"userManaged":{"replicas":[%s]}}\n' "$replicas" >"$POLICY_FILE"
+  ! $DRY_RUN || echo "# ${POLICY_FILE}: $(cat "$POLICY_FILE")"
+  REPLICATION=(--replication-policy-file="$POLICY_FILE")
+fi
 for secret in "${SECRETS[@]}"; do
   exists gcloud secrets describe "$secret" "${P[@]}" ||
     run gcloud secrets create "$secret" "${REPLICATION[@]}" --labels=app=cec-called-routes "${P[@]}"
@@ -372,10 +445,13 @@ run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$
 
 # --- 4b. Idempotency store: the Firestore database, its TTL policy, the grant ---
 if [[ "$IDEMPOTENCY_STORE" == firestore ]]; then
+  # Delete protection unless asked: the module's delete_protection_state.
+  DELETE_PROTECTION=()
+  $FIRESTORE_DELETABLE || DELETE_PROTECTION=(--delete-protection)
   if $CREATE_FIRESTORE; then
     exists gcloud firestore databases describe --database="$FIRESTORE_DATABASE" "${P[@]}" ||
       run gcloud firestore databases create --database="$FIRESTORE_DATABASE" --location="$REGION" \
-        --type=firestore-native "${P[@]}"
+        --type=firestore-native ${DELETE_PROTECTION[@]+"${DELETE_PROTECTION[@]}"} "${P[@]}"
   fi
   # Firestore deletes expired records itself, and nothing queries the expiry: no
   # single-field index on it (the module's google_firestore_field, ttl_config and index_config).
@@ -391,17 +467,36 @@ if [[ "$IDEMPOTENCY_STORE" == firestore ]]; then
 fi
 
 # --- 4c. Audit sink: the audit entries in a log bucket of their own ----------
+# The module's audit.tf: the same bucket, lock, key, project and filter (log name too).
 if [[ "$AUDIT_SINK" == log_bucket ]]; then
-  AUDIT_FILTER="resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${NAME}\" AND labels.audit=\"cec-called-routes\" AND jsonPayload.message=\"called routes deleted\""
-  exists gcloud logging buckets describe "${NAME}-audit" --location="$REGION" "${P[@]}" ||
+  AUDIT_P=(--project="${AUDIT_PROJECT:-$PROJECT}")
+  AUDIT_FILTER="resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${NAME}\" AND logName=\"projects/${PROJECT}/logs/run.googleapis.com%2Fstdout\" AND labels.audit=\"cec-called-routes\" AND jsonPayload.message=\"called routes deleted\""
+  CMEK=()
+  [[ -z "$AUDIT_KMS" ]] || CMEK=(--cmek-kms-key-name="$AUDIT_KMS")
+  exists gcloud logging buckets describe "${NAME}-audit" --location="$REGION" "${AUDIT_P[@]}" ||
     run gcloud logging buckets create "${NAME}-audit" --location="$REGION" --retention-days="$AUDIT_RETENTION" \
-      --description="Audit entries of deleted CEC called routes (${NAME})." "${P[@]}"
-  run gcloud logging buckets update "${NAME}-audit" --location="$REGION" --retention-days="$AUDIT_RETENTION" "${P[@]}"
-  # A sink to a log bucket of the same project needs no grant.
-  exists gcloud logging sinks describe "${NAME}-audit" "${P[@]}" ||
-    run gcloud logging sinks create "${NAME}-audit" \
-      "logging.googleapis.com/projects/${PROJECT}/locations/${REGION}/buckets/${NAME}-audit" \
-      --log-filter="$AUDIT_FILTER" "${P[@]}"
+      --description="Audit entries of deleted CEC called routes (${NAME})." ${CMEK[@]+"${CMEK[@]}"} "${AUDIT_P[@]}"
+  run gcloud logging buckets update "${NAME}-audit" --location="$REGION" --retention-days="$AUDIT_RETENTION" "${AUDIT_P[@]}"
+  # Irreversible, asked for with --audit-locked; gcloud asks to confirm it, and refuses
+  # ("Aborted by user") where it cannot ask (--quiet answers no): run this one interactively.
+  ! $AUDIT_LOCKED || run gcloud logging buckets update "${NAME}-audit" --location="$REGION" --locked "${AUDIT_P[@]}"
+  DESTINATION="logging.googleapis.com/projects/${AUDIT_PROJECT:-$PROJECT}/locations/${REGION}/buckets/${NAME}-audit"
+  # A sink to a log bucket of the same project needs no grant. The filter is set on
+  # every run, so an older sink gets the current one.
+  SINK_FLAGS=("$DESTINATION" --log-filter="$AUDIT_FILTER" "${P[@]}")
+  ! $DRY_RUN || echo "# if the sink exists, instead: $(show gcloud logging sinks update "${NAME}-audit" "${SINK_FLAGS[@]}")"
+  if exists gcloud logging sinks describe "${NAME}-audit" "${P[@]}"; then
+    run gcloud logging sinks update "${NAME}-audit" "${SINK_FLAGS[@]}"
+  else
+    run gcloud logging sinks create "${NAME}-audit" "${SINK_FLAGS[@]}"
+  fi
+  if [[ -n "$AUDIT_PROJECT" && "$AUDIT_PROJECT" != "$PROJECT" ]]; then
+    # Another project's bucket: the sink's writer identity may write to this bucket only.
+    capture WRITER "serviceAccount:SINK-WRITER-IDENTITY" gcloud logging sinks describe "${NAME}-audit" \
+      --format='value(writerIdentity)' "${P[@]}"
+    run gcloud projects add-iam-policy-binding "$AUDIT_PROJECT" --member="$WRITER" --role=roles/logging.bucketWriter \
+      --condition="^;^title=${NAME}-audit-bucket-only;description=The audit log bucket of ${NAME}, no other.;expression=resource.name.endsWith(\"locations/${REGION}/buckets/${NAME}-audit\")"
+  fi
 fi
 
 # IAM changes take time to reach every service; deploying at once can fail at
@@ -409,8 +504,6 @@ fi
 run sleep "$IAM_WAIT"
 
 # --- 5. Source: zip the allow-listed files under a content-hash name --------
-STAGE="$(mktemp -d)"
-trap 'rm -rf "$STAGE"' EXIT
 if $DRY_RUN; then
   echo "# zip ${SOURCE_FILES[*]+${SOURCE_FILES[*]}} -> ${STAGE}/source.zip"
 else
@@ -432,11 +525,17 @@ CPU_FLAGS=()
 # the instance's request concurrency.
 for entry in "${READ_AT_REQUEST[@]}"; do
   read -r setting secret file <<<"$entry"
+  case "$setting" in
+    CEC_CREDENTIALS) version="$VERSION_cec_credentials" ;;
+    API_KEYS) version="$VERSION_api_keys" ;;
+    PLAN_SIGNING_KEYS) version="$VERSION_plan_signing_keys" ;;
+    CALLER_POLICIES) version="$VERSION_caller_policies" ;;
+  esac
   if [[ "$SECRETS_SOURCE" == volume ]]; then
     ENV_VARS+=";${setting}_FILE=${file}"
-    MOUNTS+=("${file}=${secret}:latest")
+    MOUNTS+=("${file}=${secret}:${version}")
   else
-    ENV_VARS+=";${setting}_SECRET=projects/${PROJECT}/secrets/${secret}/versions/latest"
+    ENV_VARS+=";${setting}_SECRET=projects/${PROJECT}/secrets/${secret}/versions/${version}"
   fi
 done
 ENV_VARS+=";THREADS=${CONCURRENCY}"
@@ -449,7 +548,11 @@ fi
 [[ -z "$PROTECTED" ]] || ENV_VARS+=";PROTECTED_ACCESS_CODES=${PROTECTED}"
 # Written only to turn the lookup off: the code's default is on.
 $LOOKUP_BEFORE_DELETE || ENV_VARS+=";CEC_LOOKUP_BEFORE_DELETE=false"
-$has_webhook && MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:latest")
+if $has_webhook; then
+  MOUNTS+=("WEBHOOK_SECRET=${NAME}-webhook-secret:${VERSION_webhook}")
+  [[ "$VERSION_webhook" != latest ]] ||
+    echo "deploy.sh: note: WEBHOOK_SECRET follows the latest version of ${NAME}-webhook-secret; pin it with --secret-version webhook=N (Google advises pinning secrets used as environment variables)" >&2
+fi
 if $has_iam; then
   # Who iam accepts (function/callers/iam.py): the scheduler's invoker account and the
   # --invoker members that name one identity; an ID token names its email only, so a

@@ -1,6 +1,12 @@
 # The shared idempotency store (issue 12): a Firestore database, new or existing,
 # when idempotency_store = "firestore". Nothing here exists with the memory store.
 #
+# - By default the database is the function's own, named like it (var.name) and
+#   created here, so the runtime account's grant reaches no other application's data.
+#   It has delete protection, and deletion_policy ABANDON: `terraform destroy` removes
+#   it from the state and leaves it (and its records) in place. firestore_deletable =
+#   true turns both off, for throwaway projects.
+#
 # - TTL policy on expires_at: Firestore deletes expired records itself, "typically
 #   within 24 hours after its expiration date"
 #   (https://cloud.google.com/firestore/docs/ttl); the function treats an expired
@@ -14,20 +20,21 @@
 
 locals {
   firestore_store         = var.idempotency_store == "firestore"
-  firestore_database      = var.firestore_database_name
-  firestore_database_path = "projects/${var.project_id}/databases/${var.firestore_database_name}"
+  firestore_database      = coalesce(var.firestore_database_name, var.name)
+  firestore_database_path = "projects/${var.project_id}/databases/${local.firestore_database}"
+  firestore_create        = var.create_firestore_database == null ? var.firestore_database_name == null : var.create_firestore_database
 }
 
 resource "google_firestore_database" "idempotency" {
-  count = local.firestore_store && var.create_firestore_database ? 1 : 0
+  count = local.firestore_store && local.firestore_create ? 1 : 0
 
-  project     = var.project_id
-  name        = local.firestore_database
-  location_id = coalesce(var.firestore_location, var.region)
-  type        = "FIRESTORE_NATIVE"
-  # Keys live for hours at most; losing them on a destroy costs nothing lasting.
-  deletion_policy = "DELETE"
-  depends_on      = [google_project_service.this]
+  project                 = var.project_id
+  name                    = local.firestore_database
+  location_id             = coalesce(var.firestore_location, var.region)
+  type                    = "FIRESTORE_NATIVE"
+  deletion_policy         = var.firestore_deletable ? "DELETE" : "ABANDON"
+  delete_protection_state = var.firestore_deletable ? "DELETE_PROTECTION_DISABLED" : "DELETE_PROTECTION_ENABLED"
+  depends_on              = [google_project_service.this]
 }
 
 resource "google_firestore_field" "idempotency_ttl" {

@@ -54,7 +54,7 @@ locals {
 
     # Idempotency store (issue 12); the Firestore names only with that store.
     IDEMPOTENCY_STORE                = var.idempotency_store
-    IDEMPOTENCY_FIRESTORE_DATABASE   = local.firestore_store ? var.firestore_database_name : null
+    IDEMPOTENCY_FIRESTORE_DATABASE   = local.firestore_store ? local.firestore_database : null
     IDEMPOTENCY_FIRESTORE_COLLECTION = local.firestore_store ? var.idempotency_collection : null
     IDEMPOTENCY_ON_STORE_ERROR       = var.idempotency_on_store_error
 
@@ -91,7 +91,9 @@ locals {
   # restricts /cloudsql, /dev/log, /pod, /proc and /var/log. tests/infra/test_secret_volume.py
   # checks both rules.
   # WEBHOOK_SECRET stays a secret environment variable (resolved at instance start,
-  # no library either; see secret_environment_variables below).
+  # no library either; see secret_environment_variables below): the function reads no
+  # file for it. Google advises pinning such a variable to a version
+  # (https://cloud.google.com/run/docs/configuring/services/secrets): secret_versions.webhook.
   secrets_volume = var.secrets_source == "volume"
   secret_mounts = {
     cec_credentials   = { directory = "/etc/secrets/cec", file = "credentials.json" }
@@ -103,9 +105,21 @@ locals {
   request_secrets = [for key in keys(local.secret_mounts) : key if contains(keys(local.secrets), key)]
   mounted_secrets = { for key in local.request_secrets : key => local.secret_mounts[key] if local.secrets_volume }
   secret_files    = { for key, mount in local.mounted_secrets : key => "${mount.directory}/${mount.file}" }
+  # The version each secret is read at: pinned in var.secret_versions, else latest.
+  secret_version = { for key in keys(local.secrets) : key => lookup(var.secret_versions, key, "latest") }
   secret_versions = {
-    for key in local.request_secrets : key => "${google_secret_manager_secret.this[key].id}/versions/latest"
+    for key in local.request_secrets : key => "${google_secret_manager_secret.this[key].id}/versions/${local.secret_version[key]}"
     if !local.secrets_volume
+  }
+}
+
+# Shown by `terraform plan` as a warning: WEBHOOK_SECRET is resolved when an instance
+# starts, so with "latest" instances started before and after a new version disagree,
+# and a version added by anyone takes effect without an apply.
+check "webhook_secret_pinned" {
+  assert {
+    condition     = lookup(local.secret_version, "webhook", "absent") != "latest"
+    error_message = "WEBHOOK_SECRET of ${var.name} follows the latest version of its secret: pin it with secret_versions = { webhook = \"N\" } (Google advises pinning secrets used as environment variables)."
   }
 }
 
@@ -211,6 +225,13 @@ resource "google_secret_manager_secret" "this" {
           for_each = var.secret_replica_locations
           content {
             location = replicas.value
+            # A customer-managed key per replica, in the replica's location.
+            dynamic "customer_managed_encryption" {
+              for_each = contains(keys(var.secret_kms_key_names), replicas.value) ? [1] : []
+              content {
+                kms_key_name = var.secret_kms_key_names[replicas.value]
+              }
+            }
           }
         }
       }
@@ -269,7 +290,7 @@ resource "google_cloudfunctions2_function" "this" {
         project_id = var.project_id
         secret     = google_secret_manager_secret.this[secret_volumes.key].secret_id
         versions {
-          version = "latest"
+          version = local.secret_version[secret_volumes.key]
           path    = secret_volumes.value.file
         }
       }
@@ -281,7 +302,7 @@ resource "google_cloudfunctions2_function" "this" {
         key        = "WEBHOOK_SECRET"
         project_id = var.project_id
         secret     = google_secret_manager_secret.this[secret_environment_variables.value].secret_id
-        version    = "latest"
+        version    = local.secret_version["webhook"]
       }
     }
   }

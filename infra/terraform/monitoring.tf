@@ -388,6 +388,88 @@ resource "google_monitoring_alert_policy" "unfinished" {
   }
 }
 
+# New versions of the function's secrets: each changes who may delete (API keys,
+# webhook secrets, caller policies, plan-signing keys) or what the function deletes with
+# (the AK/SK). AddSecretVersion checks an ADMIN_WRITE permission, so it is in the Admin
+# Activity audit log, always written and free; no Data Access logs are needed
+# (https://cloud.google.com/secret-manager/docs/audit-logging).
+locals {
+  secret_version_filter = join(" AND ", [
+    "logName=\"projects/${var.project_id}/logs/cloudaudit.googleapis.com%2Factivity\"",
+    "protoPayload.serviceName=\"secretmanager.googleapis.com\"",
+    "protoPayload.methodName=\"google.cloud.secretmanager.v1.SecretManagerService.AddSecretVersion\"",
+    "protoPayload.resourceName=~\"/secrets/(${join("|", sort(values(local.secrets)))})(/|$)\"",
+  ])
+}
+
+resource "google_logging_metric" "secret_versions" {
+  count      = local.monitoring ? 1 : 0
+  project    = var.project_id
+  name       = "${var.name}/secret_versions_added"
+  filter     = local.secret_version_filter
+  depends_on = [google_project_service.this]
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.name} secret versions added"
+    labels {
+      key         = "secret"
+      value_type  = "STRING"
+      description = "The secret that got a new version."
+    }
+    labels {
+      key         = "principal"
+      value_type  = "STRING"
+      description = "Who added it."
+    }
+  }
+
+  label_extractors = {
+    secret    = "REGEXP_EXTRACT(protoPayload.resourceName, \"/secrets/([^/]+)\")"
+    principal = "EXTRACT(protoPayload.authenticationInfo.principalEmail)"
+  }
+}
+
+resource "google_monitoring_alert_policy" "secret_versions" {
+  count                 = local.monitoring ? 1 : 0
+  project               = var.project_id
+  display_name          = "${var.name}: a new version of one of its secrets"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+  severity              = "WARNING"
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "any AddSecretVersion on the function's secrets"
+    condition_threshold {
+      filter          = "metric.type=\"${local.metric_prefix}${google_logging_metric.secret_versions[0].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${local.monitoring_settings.alert_window_seconds}s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.secret", "metric.label.principal"]
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A new version was added to a secret of ${var.name} (labels: which secret, and who). API keys, webhook secrets, caller policies and plan-signing keys decide who may delete; the AK/SK what the function deletes with. If nobody planned this rotation: disable the version (`gcloud secrets versions disable`), find the principal's other actions in the Admin Activity log, and review who holds roles/secretmanager.secretVersionAdder (docs/SECURITY.md)."
+  }
+}
+
 resource "google_monitoring_dashboard" "this" {
   count   = local.monitoring ? 1 : 0
   project = var.project_id

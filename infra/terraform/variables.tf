@@ -277,9 +277,9 @@ variable "caller_policies" {
 }
 
 variable "audit_sink" {
-  description = "Route the function's audit entries (one per request that deleted routes) to \"log_bucket\" (a log bucket of their own), \"bigquery\" (a dataset), or \"none\" (they stay in _Default, 30 days)."
+  description = "Route the function's audit entries (one per request that deleted routes) to \"log_bucket\" (a log bucket of their own, the default), \"bigquery\" (a dataset), or \"none\" (they stay in _Default, 30 days, erasable)."
   type        = string
-  default     = "none"
+  default     = "log_bucket"
 
   validation {
     condition     = contains(["none", "log_bucket", "bigquery"], var.audit_sink)
@@ -298,6 +298,45 @@ variable "audit_retention_days" {
   }
 }
 
+variable "audit_locked" {
+  description = "Lock the audit log bucket: nobody can change its retention, and it cannot be deleted while it holds entries (each kept audit_retention_days). Irreversible. Needs audit_sink = \"log_bucket\"."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.audit_locked || var.audit_sink == "log_bucket"
+    error_message = "audit_locked needs audit_sink = \"log_bucket\"."
+  }
+}
+
+variable "audit_bucket_prevent_destroy" {
+  description = "Protect the audit log bucket from terraform destroy (lifecycle prevent_destroy: a destroy that would delete it fails). false for throwaway projects."
+  type        = bool
+  default     = true
+}
+
+variable "audit_project" {
+  description = "Project of the audit log bucket or dataset (a separate logging project); null for the function's project. The sink stays in the function's project; its writer identity gets roles/logging.bucketWriter there, on the bucket only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_project == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.audit_project))
+    error_message = "audit_project must be a Google Cloud project ID or null."
+  }
+}
+
+variable "audit_kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) of the audit log bucket or dataset, in their location; null for Google-managed encryption. Cloud Logging's (or BigQuery's) service account needs roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.audit_kms_key_name))
+    error_message = "audit_kms_key_name must be projects/P/locations/L/keyRings/R/cryptoKeys/K or null."
+  }
+}
+
 # --- Idempotency store (issue 12) ------------------------------------------------
 
 variable "idempotency_store" {
@@ -312,20 +351,26 @@ variable "idempotency_store" {
 }
 
 variable "create_firestore_database" {
-  description = "With the firestore store: create the database (true) or use an existing one named firestore_database_name (false)."
+  description = "With the firestore store: create the database (true) or use an existing one named firestore_database_name (false). null: create it when firestore_database_name is null (the function's own database), else use the existing one."
   type        = bool
-  default     = false
+  default     = null
 }
 
 variable "firestore_database_name" {
-  description = "Firestore database of the idempotency store; (default) or a named database."
+  description = "Firestore database of the idempotency store: null for a database of the function's own, named like the function (var.name); (default) or another existing database's name to share it."
   type        = string
-  default     = "(default)"
+  default     = null
 
   validation {
-    condition     = can(regex("^(\\(default\\)|[a-z][a-z0-9-]{2,62})$", var.firestore_database_name))
-    error_message = "firestore_database_name must be (default) or 3-63 lowercase letters, digits and hyphens."
+    condition     = var.firestore_database_name == null || can(regex("^(\\(default\\)|[a-z][a-z0-9-]{2,62})$", var.firestore_database_name))
+    error_message = "firestore_database_name must be null, (default) or 3-63 lowercase letters, digits and hyphens."
   }
+}
+
+variable "firestore_deletable" {
+  description = "Let terraform destroy delete a database created here (deletion_policy DELETE, delete protection off). false (default): the database has delete protection and a destroy leaves it in place (ABANDON)."
+  type        = bool
+  default     = false
 }
 
 variable "firestore_location" {
@@ -437,12 +482,41 @@ variable "lookup_before_delete" {
   default     = true
 }
 
-# --- Secret replication ----------------------------------------------------------
+# --- Secret replication, encryption and versions ---------------------------------
 
 variable "secret_replica_locations" {
   description = "Locations of the secrets' user-managed replicas, e.g. [\"europe-west1\"]; empty for automatic replication (refused where an organisation policy restricts resource locations)."
   type        = list(string)
   default     = []
+}
+
+variable "secret_kms_key_names" {
+  description = "Customer-managed Cloud KMS keys of the secrets, by replica location (one key per entry of secret_replica_locations, each in that location): { \"europe-west1\" = \"projects/P/locations/europe-west1/keyRings/R/cryptoKeys/K\" }. Empty for Google-managed encryption. Secret Manager's service agent needs roles/cloudkms.cryptoKeyEncrypterDecrypter on each key."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(var.secret_kms_key_names) == 0 || sort(keys(var.secret_kms_key_names)) == sort(var.secret_replica_locations)
+    error_message = "secret_kms_key_names needs one key for each of secret_replica_locations, and no other location."
+  }
+
+  validation {
+    condition     = alltrue([for k in values(var.secret_kms_key_names) : can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", k))])
+    error_message = "secret_kms_key_names values must be projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "secret_versions" {
+  description = "Versions the function reads, by secret: cec_credentials, api_keys, webhook, plan_signing_keys, caller_policies => a version number (\"3\") or \"latest\" (the default of each). Pinned, a new version changes nothing until this is changed and applied. WEBHOOK_SECRET is an environment variable resolved at instance start: Google advises pinning it."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([for k, v in var.secret_versions :
+      contains(["cec_credentials", "api_keys", "webhook", "plan_signing_keys", "caller_policies"], k) && can(regex("^([1-9][0-9]*|latest)$", v))
+    ])
+    error_message = "secret_versions keys must be cec_credentials, api_keys, webhook, plan_signing_keys or caller_policies, and values a version number or latest."
+  }
 }
 
 # --- Egress ------------------------------------------------------------------------

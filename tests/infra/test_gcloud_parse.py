@@ -22,6 +22,7 @@ from ._infra import DEPLOY_SH, tool
 pytestmark = pytest.mark.external_tools
 
 BASE = ["--project", "my-proj-123", "--cec-base-url", "https://service.example.com"]
+KEY = "projects/kms-proj/locations/{}/keyRings/cec/cryptoKeys/cec"
 # Between them, these reach every command the script can print: public mounts two secret
 # files and a secret environment variable; scheduled names its secrets by version.
 MODES = {
@@ -45,18 +46,31 @@ MODES = {
         *("--egress-settings", "private-ranges-only", "--memory", "512Mi", "--ingress", "internal-and-gclb"),
         *("--log-level", "DEBUG"),
     ],
+    # The audit trail as evidence and the organisation-policy options: a locked bucket in a
+    # logging project with a customer-managed key, secrets pinned and encrypted per replica.
+    "evidence": [
+        *("--caller-auth", "webhook,api_key", "--public", "--secret-version", "webhook=3"),
+        *("--secret-version", "api_keys=2", "--secret-locations", "europe-west1,europe-west4"),
+        *("--secret-kms-keys", f"europe-west1={KEY.format('europe-west1')},europe-west4={KEY.format('europe-west4')}"),
+        *("--audit-locked", "--audit-project", "my-logs-123", "--audit-kms-key", KEY.format("europe-west1")),
+        *("--idempotency-store", "firestore", "--firestore-deletable"),
+    ],
 }
 NO_ACCOUNT = "You do not currently have an active account selected"
 PARSE_ERROR = re.compile(r"unrecognized arguments|argument --?[\w-]+:|Invalid choice|invalid choice")
 # How the dry run prints commands: plain, as a lookup VAR=$(...), or as a check/branch comment.
 COMMAND_LINE = re.compile(
-    r"^(?:(?:# unless this succeeds|# stops unless this prints a version|# if the job exists, instead): )?"
+    r"^(?:(?:# unless this succeeds|# stops unless this prints a version|# if the (?:job|sink) exists, instead): )?"
     r"(?:\w+=\$\()?(gcloud .*?)\)?$"
 )
 
 
 # The commands that add the secrets' values, printed after a pipe: the gcloud part.
 ADD_VALUE = re.compile(r"^#   add it with: (?:.*\| )?(gcloud secrets versions add \S+ --data-file=\S+ \S+)")
+
+
+# Files the script writes for gcloud to read (a replication policy), printed as "# PATH: CONTENT".
+WRITTEN_FILE = re.compile(r"^# (/\S+\.json): (\{.*\})$", flags=re.MULTILINE)
 
 
 def printed_commands(output: str) -> list[list[str]]:
@@ -101,7 +115,12 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[list[str], 
     config = tmp_path_factory.mktemp("gcloud-config")  # empty: no account, no project
     unique: dict[str, list[str]] = {}
     for args in MODES.values():
-        for command in printed_commands(dry_run(*args)):
+        output = dry_run(*args)
+        # The script's temporary directory is gone once it exits: write its files again.
+        for path, content in WRITTEN_FILE.findall(output):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(content, encoding="utf-8")
+        for command in printed_commands(output):
             unique.setdefault(shlex.join(command), command)
     # The files the printed "versions add" commands read (gcloud reads them while parsing).
     workdir = tmp_path_factory.mktemp("operator")
@@ -136,6 +155,9 @@ def test_every_printed_command_is_found(verdicts: list[tuple[list[str], int, str
         assert any(group.startswith(expected) for group in groups), expected
     verbs = {" ".join(command[1:5]) for command, _, _ in verdicts}
     assert "scheduler jobs create http" in verbs and "scheduler jobs update http" in verbs
+    flags = {arg.split("=", 1)[0] for command, _, _ in verdicts for arg in command}
+    assert {"--locked", "--cmek-kms-key-name", "--replication-policy-file", "--delete-protection"} <= flags
+    assert {"logging sinks create", "logging sinks update"} <= {" ".join(c[1:4]) for c, _, _ in verdicts}
     assert sum(1 for c, _, _ in verdicts if c[1:4] == ["secrets", "versions", "add"]) >= 5
     assert len(verdicts) >= 30
 
@@ -144,12 +166,20 @@ def test_gcloud_parses_every_command_the_dry_run_prints(verdicts: list[tuple[lis
     refused = [
         f"{shlex.join(command)}\n  exit {code}: {stderr.strip()[:400]}"
         for command, code, stderr in verdicts
-        if code == 2 or PARSE_ERROR.search(stderr) or not (code == 1 and NO_ACCOUNT in stderr)
+        if code == 2
+        or PARSE_ERROR.search(stderr)
+        or not (code == 1 and (NO_ACCOUNT in stderr or _confirms(command, stderr)))
     ]
     assert not refused, "gcloud did not accept:\n" + "\n".join(refused)
     # A --set-secrets key that is not an absolute path would silently become a variable name.
     misread = [shlex.join(c) for c, _, stderr in verdicts if "interpreted as a secret environment variable" in stderr]
     assert not misread, misread
+
+
+def _confirms(command: list[str], stderr: str) -> bool:
+    """Locking a bucket asks for confirmation once the command is parsed, before any account
+    is needed; with prompts off (as here) the answer is no."""
+    return "--locked" in command and "(gcloud.logging.buckets.update) Aborted by user." in stderr
 
 
 def test_the_deploy_commands_mount_each_secret_file_gcloud_accepts(verdicts: list[tuple[list[str], int, str]]) -> None:

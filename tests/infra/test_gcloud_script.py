@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from ._infra import DEPLOY_SH, ROOT, search, tool
 
 BASE = ["--project", "my-proj-123", "--cec-base-url", "https://service.example.com"]
 RUNTIME_SA = "cec-called-routes-fn@my-proj-123.iam.gserviceaccount.com"
+KEY_EW1 = "projects/kms-proj/locations/europe-west1/keyRings/cec/cryptoKeys/secrets"
+KEY_EW4 = "projects/kms-proj/locations/europe-west4/keyRings/cec/cryptoKeys/secrets"
 
 
 def dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -305,6 +308,17 @@ def test_script_runs_on_bash_before_4_4() -> None:
         (["--secret-locations", "europe west1"], "--secret-locations must be a comma list"),
         (["--vpc-connector", "cec-egress"], "projects/P/locations/R/connectors/C"),
         (["--egress-settings", "all"], "--egress-settings needs --vpc-connector"),
+        (["--audit-sink", "none", "--audit-locked"], "--audit-locked needs --audit-sink log_bucket"),
+        (["--audit-project", "Logs"], "--audit-project must be a project ID"),
+        (["--audit-kms-key", "my-key"], "--audit-kms-key must be projects/P/locations/L/keyRings/R/cryptoKeys/K"),
+        (["--secret-version", "webhook=0"], "--secret-version must be SECRET=N"),
+        (["--secret-version", "audit_keys=3"], "--secret-version must be SECRET=N"),
+        (["--secret-kms-keys", "europe-west1=k"], "--secret-kms-keys must be LOCATION="),
+        (
+            ["--secret-locations", "europe-west1,europe-west4", "--secret-kms-keys", f"europe-west1={KEY_EW1}"],
+            "one key for each of --secret-locations",
+        ),
+        (["--firestore-deletable"], "need --idempotency-store firestore"),
     ],
 )
 def test_unsafe_or_broken_combinations_are_refused_before_any_command(
@@ -325,12 +339,11 @@ def test_secret_names_match_the_terraform_module() -> None:
 
 
 def _terraform_invoker_rule() -> str:
-    """The member-kind alternation of Terraform's invoker_members validation."""
-    for path in sorted((ROOT / "infra" / "terraform").rglob("*.tf")):
-        match = re.search(r'regex\("\^\(([a-zA-Z|]+)\):", m\)', path.read_text(encoding="utf-8"))
-        if match:
-            return match.group(1)
-    raise AssertionError("Terraform's invoker_members validation not found")
+    """The member-kind alternation of Terraform's invoker_members validation (main.tf's
+    IAM_ALLOWED_PRINCIPALS filter uses the same form for a narrower list: not that one)."""
+    variables = (ROOT / "infra" / "terraform" / "variables.tf").read_text(encoding="utf-8")
+    block = variables.split('variable "invoker_members" {', 1)[1].split("\n}\n", 1)[0]
+    return search(r'regex\("\^\(([a-zA-Z|]+)\):", m\)', block).group(1)
 
 
 def test_invoker_rule_is_terraforms() -> None:
@@ -472,3 +485,146 @@ def test_first_run_creates_the_secrets_and_stops_with_the_commands_the_second_ru
     assert second.returncode == 0, second.stderr
     assert [c for c in calls if c.startswith("functions deploy ")]
     assert "add-invoker-policy-binding cec-called-routes --region=europe-west1 --member=allUsers" in "\n".join(calls)
+
+
+# --- The audit trail as evidence, pinned secrets, customer-managed keys, Firestore ----------
+
+AUDIT_FILTER = (
+    'resource.type="cloud_run_revision" AND resource.labels.service_name="cec-called-routes" AND '
+    'logName="projects/my-proj-123/logs/run.googleapis.com%2Fstdout" AND labels.audit="cec-called-routes" '
+    'AND jsonPayload.message="called routes deleted"'
+)
+
+
+def test_the_audit_sink_is_on_by_default_and_names_the_log(tmp_path: Path) -> None:
+    out = dry_run(tmp_path, *BASE).stdout
+    (create,) = commands(out, "gcloud logging buckets create ")
+    assert create.startswith("gcloud logging buckets create cec-called-routes-audit --location=europe-west1 ")
+    assert "--retention-days=400 " in create and "--project=my-proj-123" in create
+    assert "--cmek-kms-key-name" not in create and "--locked" not in out
+    (sink,) = commands(out, "gcloud logging sinks create ")
+    assert (
+        " logging.googleapis.com/projects/my-proj-123/locations/europe-west1/buckets/cec-called-routes-audit " in sink
+    )
+    assert shlex.quote(f"--log-filter={AUDIT_FILTER}") in sink
+    # An existing sink gets the same destination and filter (an older one had no log name).
+    assert f"# if the sink exists, instead: {sink.replace(' create ', ' update ', 1)}" in out
+    # Nothing grants a writer in the same project.
+    assert "roles/logging.bucketWriter" not in out
+    # Turned off only on request.
+    none = dry_run(tmp_path, *BASE, "--audit-sink", "none").stdout
+    assert "gcloud logging" not in none
+
+
+def test_locked_audit_bucket_in_a_logging_project_with_a_key(tmp_path: Path) -> None:
+    key = "projects/kms-proj/locations/europe-west1/keyRings/cec/cryptoKeys/audit"
+    result = dry_run(
+        tmp_path,
+        *BASE,
+        "--audit-locked",
+        "--audit-project",
+        "my-logs-123",
+        "--audit-kms-key",
+        key,
+        "--audit-retention-days",
+        "3650",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    (create,) = commands(out, "gcloud logging buckets create ")
+    assert f"--cmek-kms-key-name={key} " in create and create.endswith("--project=my-logs-123")
+    assert "--retention-days=3650 " in create
+    assert (
+        "gcloud logging buckets update cec-called-routes-audit --location=europe-west1 --locked --project=my-logs-123"
+    ) in commands(out, "gcloud logging buckets update ")
+    (sink,) = commands(out, "gcloud logging sinks create ")
+    # The sink stays in the function's project (it routes that project's entries).
+    assert (
+        " logging.googleapis.com/projects/my-logs-123/locations/europe-west1/buckets/cec-called-routes-audit " in sink
+    )
+    assert sink.endswith("--project=my-proj-123")
+    assert (
+        "WRITER=$(gcloud logging sinks describe cec-called-routes-audit "
+        "'--format=value(writerIdentity)' --project=my-proj-123)"
+    ) in out
+    (grant,) = [c for c in commands(out, "gcloud projects add-iam-policy-binding my-logs-123 ")]
+    assert "--role=roles/logging.bucketWriter " in grant
+    assert 'expression=resource.name.endsWith("locations/europe-west1/buckets/cec-called-routes-audit")' in grant
+
+
+def _mounts(deploy: str) -> dict[str, str]:
+    spec = search(r"--set-secrets=(\S+)", deploy).group(1)
+    return dict(m.split("=", 1) for m in spec.split(","))
+
+
+def test_secret_versions_are_pinned_on_request_and_the_webhook_says_so_when_not(tmp_path: Path) -> None:
+    public = [*BASE, "--caller-auth", "webhook,api_key", "--public"]
+    floating = dry_run(tmp_path, *public)
+    assert "WEBHOOK_SECRET follows the latest version" in floating.stderr
+    assert _mounts(commands(floating.stdout, "gcloud functions deploy ")[0])["WEBHOOK_SECRET"].endswith(":latest")
+
+    pinned = dry_run(tmp_path, *public, "--secret-version", "webhook=3", "--secret-version", "api_keys=2")
+    assert pinned.returncode == 0, pinned.stderr
+    assert "WEBHOOK_SECRET follows" not in pinned.stderr
+    mounts = _mounts(commands(pinned.stdout, "gcloud functions deploy ")[0])
+    assert mounts == {
+        "/etc/secrets/cec/credentials.json": "cec-called-routes-cec-credentials:latest",
+        "/etc/secrets/api-keys/keys": "cec-called-routes-api-keys:2",
+        "WEBHOOK_SECRET": "cec-called-routes-webhook-secret:3",
+    }
+    named = dry_run(
+        tmp_path,
+        *BASE,
+        "--caller-auth",
+        "iam,api_key",
+        "--secrets-source",
+        "secret_manager",
+        "--secret-version",
+        "cec_credentials=7",
+    ).stdout
+    (deploy,) = commands(named, "gcloud functions deploy ")
+    assert "CEC_CREDENTIALS_SECRET=projects/my-proj-123/secrets/cec-called-routes-cec-credentials/versions/7;" in deploy
+    assert "API_KEYS_SECRET=projects/my-proj-123/secrets/cec-called-routes-api-keys/versions/latest;" in deploy
+
+
+def test_customer_managed_keys_per_replica_go_into_a_replication_policy_file(tmp_path: Path) -> None:
+    result = dry_run(
+        tmp_path,
+        *BASE,
+        "--secret-locations",
+        "europe-west1,europe-west4",
+        "--secret-kms-keys",
+        f"europe-west4={KEY_EW4},europe-west1={KEY_EW1}",
+    )
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"^# (\S+/secret-replication\.json): (.*)$", result.stdout, flags=re.MULTILINE)
+    assert found, result.stdout
+    path, policy = found.groups()
+    assert json.loads(policy) == {
+        "userManaged": {
+            "replicas": [
+                {"location": "europe-west4", "customerManagedEncryption": {"kmsKeyName": KEY_EW4}},
+                {"location": "europe-west1", "customerManagedEncryption": {"kmsKeyName": KEY_EW1}},
+            ]
+        }
+    }
+    (create,) = commands(result.stdout, "gcloud secrets create ")
+    assert f"--replication-policy-file={path} " in create and "--locations" not in create
+
+
+def test_firestore_defaults_to_a_database_of_the_functions_own_with_delete_protection(tmp_path: Path) -> None:
+    own = dry_run(tmp_path, *BASE, "--idempotency-store", "firestore").stdout
+    (create,) = commands(own, "gcloud firestore databases create ")
+    assert create == (
+        "gcloud firestore databases create --database=cec-called-routes --location=europe-west1 "
+        "--type=firestore-native --delete-protection --project=my-proj-123"
+    )
+    (deploy,) = commands(own, "gcloud functions deploy ")
+    assert "IDEMPOTENCY_FIRESTORE_DATABASE=cec-called-routes;" in deploy
+    grant = next(c for c in commands(own, "gcloud projects add-iam-policy-binding ") if "datastore.user" in c)
+    assert 'resource.name == "projects/my-proj-123/databases/cec-called-routes"' in grant
+    deletable = dry_run(tmp_path, *BASE, "--idempotency-store", "firestore", "--firestore-deletable").stdout
+    assert "--delete-protection" not in deletable and commands(deletable, "gcloud firestore databases create ")
+    shared = dry_run(tmp_path, *BASE, "--idempotency-store", "firestore", "--firestore-database", "(default)").stdout
+    assert not commands(shared, "gcloud firestore databases create ")
+    assert "IDEMPOTENCY_FIRESTORE_DATABASE=(default);" in commands(shared, "gcloud functions deploy ")[0]

@@ -84,8 +84,13 @@ def test_every_request_time_secret_is_a_file_or_a_version_never_both() -> None:
         == "{for key in local.request_secrets : key => local.secret_mounts[key] if local.secrets_volume}"
     )
     assert local["secret_versions"] == (
-        '${{for key in local.request_secrets : key => "${google_secret_manager_secret.this[key].id}/versions/latest"'
+        "${{for key in local.request_secrets : key => "
+        '"${google_secret_manager_secret.this[key].id}/versions/${local.secret_version[key]}"'
         " if !local.secrets_volume}}"
+    )
+    # latest unless var.secret_versions pins the secret.
+    assert local["secret_version"] == (
+        '${{for key in keys(local.secrets) : key => lookup(var.secret_versions, key, "latest")}}'
     )
     assert (
         local["secret_files"]
@@ -98,7 +103,7 @@ def test_every_request_time_secret_is_a_file_or_a_version_never_both() -> None:
         assert re.search(rf'\b{stem}_SECRET = lookup\(local\.secret_versions, "{key}", null\)', environment), stem
 
 
-def test_each_mounted_secret_is_the_modules_own_latest_version_in_its_own_directory() -> None:
+def test_each_mounted_secret_is_the_modules_own_pinned_or_latest_version_in_its_own_directory() -> None:
     module = load_module()
     volume = _dynamic(module, "secret_volumes")
     assert unwrap(volume["for_each"]) == "local.mounted_secrets"
@@ -107,11 +112,12 @@ def test_each_mounted_secret_is_the_modules_own_latest_version_in_its_own_direct
     assert unwrap(content["secret"]) == "google_secret_manager_secret.this[secret_volumes.key].secret_id"
     assert unwrap(content["mount_path"]) == "secret_volumes.value.directory"
     (version,) = content["versions"]
-    assert version["version"] == "latest"
+    assert unwrap(version["version"]) == "local.secret_version[secret_volumes.key]"
     assert unwrap(version["path"]) == "secret_volumes.value.file"
     # The webhook secret stays an environment variable, resolved at instance start.
     webhook = _dynamic(module, "secret_environment_variables")
     assert webhook["content"][0]["key"] == "WEBHOOK_SECRET"  # type: ignore[index]
+    assert unwrap(webhook["content"][0]["version"]) == 'local.secret_version["webhook"]'  # type: ignore[index]
 
 
 def test_mount_directories_are_distinct_unnested_and_not_restricted() -> None:

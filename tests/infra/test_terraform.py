@@ -394,13 +394,19 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
     # The only project-level grants: the build account's log writing and its reading of
     # the gcf-v2-sources bucket (an IAM condition narrows it to that one bucket), and the
     # runtime account's Firestore access, conditioned on the idempotency store's database
-    # (Firestore has no database-level IAM resource; a condition is how it is narrowed).
+    # (Firestore has no database-level IAM resource; a condition is how it is narrowed),
+    # and, with the audit bucket in another project, the sink's writer on that bucket only.
     project_grants = {k: b["role"] for k, b in module["resource"].items() if k.startswith("google_project_iam")}
     assert project_grants == {
         "google_project_iam_member.build_logs": "roles/logging.logWriter",
         "google_project_iam_member.build_gcf_sources": "roles/storage.objectViewer",
         FIRESTORE_GRANT: "roles/datastore.user",
+        "google_project_iam_member.audit_bucket_writer": "roles/logging.bucketWriter",
     }
+    writer = module["resource"]["google_project_iam_member.audit_bucket_writer"]
+    assert writer["condition"][0]["expression"] == (
+        'resource.name.endsWith("locations/${var.region}/buckets/${local.audit_bucket_id}")'
+    )
     grant = module["resource"][FIRESTORE_GRANT]
     assert unwrap(grant["count"]) == "local.firestore_store ? 1 : 0"
     assert grant["member"] == "serviceAccount:${google_service_account.runtime.email}"
@@ -408,7 +414,7 @@ def test_dedicated_identities_and_explicit_limits(module: Module) -> None:
     path = "${local.firestore_database_path}"
     assert expression == f'resource.name == "{path}" || resource.name.startsWith("{path}/")'
     assert unwrap(module["locals"]["firestore_database_path"]) == (
-        "projects/${var.project_id}/databases/${var.firestore_database_name}"
+        "projects/${var.project_id}/databases/${local.firestore_database}"
     )
     (condition,) = module["resource"]["google_project_iam_member.build_gcf_sources"]["condition"]
     assert "projects/_/buckets/${local.gcf_sources_bucket}" in condition["expression"]

@@ -121,18 +121,24 @@ def test_example_plans_a_private_scheduled_function_with_monitoring(planned: Any
     assert types["google_cloud_scheduler_job"] == 1
     assert types["google_service_account"] == 3  # runtime, build, invoker
     # requests, deleted_routes, duration, 4 upstream stages, partial and failed
-    # requests, protected/unknown/failed/not-restorable route counts.
-    assert types["google_logging_metric"] == 13
+    # requests, protected/unknown/failed/not-restorable route counts, secret versions added.
+    assert types["google_logging_metric"] == 14
     # Schedules turn monitoring on without `monitoring` being set.
     assert "monitoring" not in (ROOT / ROOTS["example"] / "terraform.tfvars.example").read_text(encoding="utf-8")
-    assert types["google_monitoring_alert_policy"] == 3
+    assert types["google_monitoring_alert_policy"] == 4
     assert types["google_monitoring_dashboard"] == 1
     channel = resources[f'{EXAMPLE}google_monitoring_notification_channel.email["cec-oncall@example.com"]']
     assert channel["type"] == "email" and channel["labels"] == {"email_address": "cec-oncall@example.com"}
     assert types["time_sleep"] == 1
     assert f"{EXAMPLE}google_cloud_run_service_iam_member.public[0]" not in resources
-    assert resources[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]["retention_days"] == 400
+    # The audit bucket is the protected one (prevent_destroy), unlocked unless asked.
+    bucket = resources[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
+    assert (bucket["retention_days"], bucket["locked"], bucket["cmek_settings"]) == (400, False, [])
+    assert f"{EXAMPLE}google_logging_project_bucket_config.audit_deletable[0]" not in resources
     assert types["google_logging_project_sink"] == 1
+    # Its only caller, Cloud Scheduler in the same project, is internal traffic.
+    service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
+    assert service["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
     environment = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0][
         "environment_variables"
     ]
@@ -169,7 +175,16 @@ def test_public_webhook_example_plans_every_safeguard_it_names(planned: Any) -> 
     assert types["google_firestore_field"] == 1
     assert resources[f"{EXAMPLE}google_project_iam_member.runtime_firestore[0]"]["role"] == "roles/datastore.user"
     assert types["google_logging_project_bucket_config"] == 1 and types["google_logging_project_sink"] == 1
-    assert types["google_monitoring_alert_policy"] == 3 and types["google_monitoring_notification_channel"] == 1
+    assert f"{EXAMPLE}google_logging_project_bucket_config.audit[0]" in resources
+    assert types["google_monitoring_alert_policy"] == 4 and types["google_monitoring_notification_channel"] == 1
+    # The webhook secret, an environment variable, is pinned to the version the tfvars name.
+    assert [(s["key"], s["version"]) for s in service["secret_environment_variables"]] == [("WEBHOOK_SECRET", "1")]
+    assert service["ingress_settings"] == "ALLOW_ALL"  # webhook senders and SaaS tools call from the internet
+    # The database is kept by a destroy and has delete protection.
+    assert (database["deletion_policy"], database["delete_protection_state"]) == (
+        "ABANDON",
+        "DELETE_PROTECTION_ENABLED",
+    )
     assert types["google_cloud_scheduler_job"] == 0 and types["google_service_account"] == 2
     assert _apis(plan) == BASE_APIS | {"firestore.googleapis.com", "monitoring.googleapis.com"}
 
@@ -213,6 +228,84 @@ def test_every_resource_waits_for_the_apis_it_needs() -> None:
     assert not reaches("google_storage_bucket_object.source", {"google_storage_bucket.source"})
 
 
+AUDIT_KEY = "projects/cec-kms/locations/europe-west4/keyRings/cec/cryptoKeys/audit"
+
+
+def test_audit_trail_options_locked_elsewhere_encrypted(planned: Any) -> None:
+    """public: a locked, deletable bucket in a logging project, with a customer-managed key and
+    a writer grant there on that bucket only; scheduled: a BigQuery dataset there, encrypted."""
+    _, plans = planned
+    resources = plans["all_features"].resources()
+    bucket = resources["module.public.google_logging_project_bucket_config.audit_deletable[0]"]
+    assert "module.public.google_logging_project_bucket_config.audit[0]" not in resources
+    assert (bucket["project"], bucket["locked"], bucket["retention_days"]) == ("cec-audit-logs", True, 90)
+    assert bucket["cmek_settings"][0]["kms_key_name"] == AUDIT_KEY
+    sink = resources["module.public.google_logging_project_sink.audit_bucket[0]"]
+    assert sink["project"] == "cec-plan-check"
+    assert 'logName="projects/cec-plan-check/logs/run.googleapis.com%2Fstdout"' in sink["filter"]
+    assert 'labels.audit="cec-called-routes"' in sink["filter"]
+    writer = resources["module.public.google_project_iam_member.audit_bucket_writer[0]"]
+    assert (writer["project"], writer["role"]) == ("cec-audit-logs", "roles/logging.bucketWriter")
+    assert writer["condition"][0]["expression"] == (
+        'resource.name.endsWith("locations/europe-west4/buckets/cec-routes-public-audit")'
+    )
+    dataset = resources["module.scheduled.google_bigquery_dataset.audit[0]"]
+    assert dataset["project"] == "cec-audit-logs" and dataset["delete_contents_on_destroy"] is False
+    assert dataset["default_encryption_configuration"][0]["kms_key_name"] == AUDIT_KEY
+    assert resources["module.scheduled.google_bigquery_dataset_iam_member.audit_writer[0]"]["project"] == (
+        "cec-audit-logs"
+    )
+
+
+def test_secret_versions_pin_what_the_function_reads(planned: Any) -> None:
+    _, plans = planned
+    service, _, _ = _function(plans["all_features"], "public")
+    versions = {v["secret"]: v["versions"][0]["version"] for v in service["secret_volumes"]}
+    assert versions == {
+        "cec-routes-public-cec-credentials": "latest",
+        "cec-routes-public-api-keys": "2",
+        "cec-routes-public-plan-signing-keys": "latest",
+        "cec-routes-public-caller-policies": "latest",
+    }
+    assert [s["version"] for s in service["secret_environment_variables"]] == ["3"]
+    # A pinned webhook secret: no warning; the scheduled example has none to pin.
+    for root in ("public_webhook", "all_features", "example"):
+        assert "follows the latest version" not in " ".join(plans[root].runs[2].stdout.split()), root
+
+
+def test_secret_version_alert_watches_add_secret_version_in_the_admin_activity_log(planned: Any) -> None:
+    _, plans = planned
+    resources = plans["public_webhook"].resources()
+    metric = resources[f"{EXAMPLE}google_logging_metric.secret_versions[0]"]
+    secrets = sorted(v["secret_id"] for a, v in resources.items() if ".google_secret_manager_secret.this[" in a)
+    assert metric["filter"] == " AND ".join(
+        [
+            'logName="projects/my-project-id/logs/cloudaudit.googleapis.com%2Factivity"',
+            'protoPayload.serviceName="secretmanager.googleapis.com"',
+            'protoPayload.methodName="google.cloud.secretmanager.v1.SecretManagerService.AddSecretVersion"',
+            f'protoPayload.resourceName=~"/secrets/({"|".join(secrets)})(/|$)"',
+        ]
+    )
+    assert set(metric["label_extractors"]) == {"secret", "principal"}
+    policy = resources[f"{EXAMPLE}google_monitoring_alert_policy.secret_versions[0]"]
+    (condition,) = policy["conditions"]
+    assert (
+        f'metric.type="logging.googleapis.com/user/{metric["name"]}"' == condition["condition_threshold"][0]["filter"]
+    )
+    assert "secretVersionAdder" in policy["documentation"][0]["content"]
+
+
+def test_firestore_deletion_is_asked_for(planned: Any) -> None:
+    _, plans = planned
+    database = plans["all_features"].resources()["module.public.google_firestore_database.idempotency[0]"]
+    assert (database["deletion_policy"], database["delete_protection_state"]) == (
+        "DELETE",
+        "DELETE_PROTECTION_DISABLED",
+    )
+    # An existing database named explicitly is used, not created.
+    assert "module.scheduled.google_firestore_database.idempotency[0]" not in plans["all_features"].resources()
+
+
 def test_without_notification_channels_the_plan_says_nobody_is_notified(planned: Any) -> None:
     _, plans = planned
     # all_features: the scheduled instance has no channel, the public one two e-mail addresses.
@@ -250,7 +343,13 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
     assert service["environment_variables"]["PROTECTED_ACCESS_CODES"] == "9911411,99114*"
     replication = resources['module.public.google_secret_manager_secret.this["cec_credentials"]']["replication"][0]
     assert replication["auto"] == []
-    assert [r["location"] for r in replication["user_managed"][0]["replicas"]] == ["europe-west4", "europe-west1"]
+    assert [
+        (r["location"], r["customer_managed_encryption"][0]["kms_key_name"])
+        for r in replication["user_managed"][0]["replicas"]
+    ] == [
+        ("europe-west4", "projects/cec-kms/locations/europe-west4/keyRings/cec/cryptoKeys/secrets"),
+        ("europe-west1", "projects/cec-kms/locations/europe-west1/keyRings/cec/cryptoKeys/secrets"),
+    ]
     assert (
         public["google_monitoring_notification_channel"] == 2
         and scheduled["google_monitoring_notification_channel"] == 0
@@ -270,7 +369,7 @@ def test_all_features_root_turns_every_feature_on(planned: Any) -> None:
         assert job["retry_config"][0]["retry_count"] == 5
     for module in ("public", "scheduled"):
         counts = _by_type(plan, f"module.{module}.")
-        assert counts["google_logging_metric"] == 13 and counts["google_monitoring_alert_policy"] == 3
+        assert counts["google_logging_metric"] == 14 and counts["google_monitoring_alert_policy"] == 4
         assert counts["google_monitoring_dashboard"] == 1
         assert resources[f"module.{module}.time_sleep.iam_propagation"]["create_duration"] == "90s"
         invokers = [
@@ -300,9 +399,12 @@ def _function(plan: RootPlan, module: str) -> tuple[dict[str, Any], dict[str, An
     return service, unknown, secrets
 
 
-def _assert_mounted(plan: RootPlan, module: str, keys: set[str]) -> None:
+def _assert_mounted(plan: RootPlan, module: str, keys: set[str], pinned: dict[str, str] | None = None) -> None:
     service, unknown, secrets = _function(plan, module)
-    expected = {(REQUEST_SECRETS[k][1], secrets[k]["secret_id"], REQUEST_SECRETS[k][2], "latest") for k in keys}
+    versions = pinned or {}
+    expected = {
+        (REQUEST_SECRETS[k][1], secrets[k]["secret_id"], REQUEST_SECRETS[k][2], versions.get(k, "latest")) for k in keys
+    }
     volumes = {
         (v["mount_path"], v["secret"], version["path"], version["version"])
         for v in service["secret_volumes"]
@@ -321,7 +423,7 @@ def _assert_mounted(plan: RootPlan, module: str, keys: set[str]) -> None:
 
 def test_with_volume_every_request_time_secret_is_mounted_in_its_own_directory(planned: Any) -> None:
     _, plans = planned
-    _assert_mounted(plans["all_features"], "public", set(REQUEST_SECRETS))
+    _assert_mounted(plans["all_features"], "public", set(REQUEST_SECRETS), {"api_keys": "2"})
     _assert_mounted(plans["example"], "called_routes", {"cec_credentials"})
     # The webhook secret stays a secret environment variable either way.
     service, _, _ = _function(plans["all_features"], "public")
@@ -484,6 +586,14 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "runtime_python314": ({"runtime": "python314"}, "runtime must be python311, python312 or python313"),
     "plain_secret_in_environment": ({"extra_environment_variables": {"CEC_APP_SECRET": "x"}}, "must not set secrets"),
     "monitoring_channel_id": ({"monitoring": {"notification_channels": ["email:me"]}}, "notification_channels ids"),
+    "locked_without_a_bucket": ({"audit_locked": True, "audit_sink": "bigquery"}, "audit_locked needs audit_sink"),
+    "secret_key_for_another_location": (
+        {
+            "secret_replica_locations": ["europe-west1"],
+            "secret_kms_key_names": {"europe-west4": "projects/k/locations/europe-west4/keyRings/r/cryptoKeys/c"},
+        },
+        "one key for each of secret_replica_locations",
+    ),
 }
 # Accepted: the oldest runtime, a deadline of exactly 30 min, monitoring with defaults.
 VALID = {"runtime": "python311", "timeout_seconds": 1785, "schedules": NIGHTLY, "monitoring": {}}
@@ -509,7 +619,12 @@ def refusals(configs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     Terraform's, the same for every provider version), three at a time."""
     repo = stage(tmp_path_factory.mktemp("tf-invalid"))
     config = configs[VERSIONS[-1]]
-    cases = {"valid_control": VALID, **{name: overrides for name, (overrides, _) in INVALID.items()}}
+    cases = {
+        "valid_control": VALID,
+        "firestore_by_default": {"idempotency_store": "firestore"},
+        "webhook_unpinned": {"caller_auth": ["webhook"]},
+        **{name: overrides for name, (overrides, _) in INVALID.items()},
+    }
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {name: pool.submit(_probe, config, repo / "probes" / name, o) for name, o in cases.items()}
         return {name: future.result() for name, future in futures.items()}
@@ -519,6 +634,36 @@ def test_the_control_combination_plans(refusals: dict[str, tuple[int, str]]) -> 
     code, output = refusals["valid_control"]
     assert code == 0, output
     assert "to add, 0 to change, 0 to destroy" in output
+
+
+def test_the_module_defaults_give_the_function_a_database_and_an_audit_bucket_of_its_own(
+    refusals: dict[str, tuple[int, str]],
+) -> None:
+    """Module defaults (only idempotency_store = "firestore" set): a database named like the
+    function, created with delete protection and kept by a destroy, the grant conditioned on
+    it; the audit sink on, to a protected log bucket whose filter names the log."""
+    code, output = refusals["firestore_by_default"]
+    assert code == 0, output
+    for expected in (
+        "# module.m.google_firestore_database.idempotency[0] will be created",
+        '+ name = "cec-called-routes"',
+        '+ deletion_policy = "ABANDON"',
+        '+ delete_protection_state = "DELETE_PROTECTION_ENABLED"',
+        'resource.name == \\"projects/my-proj-123/databases/cec-called-routes\\"',
+        "# module.m.google_logging_project_bucket_config.audit[0] will be created",
+        "# module.m.google_logging_project_sink.audit_bucket[0] will be created",
+        'logName=\\"projects/my-proj-123/logs/run.googleapis.com%2Fstdout\\"',
+        '+ ingress_settings = "ALLOW_ALL"',
+    ):
+        assert expected in output, expected
+
+
+def test_plan_warns_while_the_webhook_secret_follows_latest(refusals: dict[str, tuple[int, str]]) -> None:
+    """The warning the example roots must not show (test_secret_versions_pin_what_the_function_reads)."""
+    code, output = refusals["webhook_unpinned"]
+    assert code == 0, output
+    assert "Warning: Check block assertion failed" in output
+    assert "WEBHOOK_SECRET of cec-called-routes follows the latest version of its secret" in output
 
 
 @pytest.mark.parametrize("case", INVALID)
@@ -559,6 +704,8 @@ def _deploy_flags(tfvars: dict[str, Any]) -> list[str]:
     ]
     flags += ["--create-firestore-database"] if tfvars["create_firestore_database"] else []
     flags += ["--audit-sink", tfvars["audit_sink"]]
+    for secret, version in tfvars.get("secret_versions", {}).items():
+        flags += ["--secret-version", f"{secret}={version}"]
     return flags
 
 
@@ -638,14 +785,18 @@ def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> N
     ]
     options = dict(w[2:].split("=", 1) for w in deploy if w.startswith("--") and "=" in w)
     env = dict(pair.split("=", 1) for pair in options["set-env-vars"].removeprefix("^;^").split(";"))
-    mounts = dict(m.removesuffix(":latest").split("=", 1) for m in options["set-secrets"].split(","))
+    mounts = dict(m.split("=", 1) for m in options["set-secrets"].split(","))
 
     function = plan.resources()[f"{EXAMPLE}google_cloudfunctions2_function.this"]
     service = function["service_config"][0]
     assert env == service["environment_variables"]
-    planned_mounts = {f"{v['mount_path']}/{v['versions'][0]['path']}": v["secret"] for v in service["secret_volumes"]}
-    planned_mounts |= {s["key"]: s["secret"] for s in service["secret_environment_variables"]}
+    planned_mounts = {
+        f"{v['mount_path']}/{v['versions'][0]['path']}": f"{v['secret']}:{v['versions'][0]['version']}"
+        for v in service["secret_volumes"]
+    }
+    planned_mounts |= {s["key"]: f"{s['secret']}:{s['version']}" for s in service["secret_environment_variables"]}
     assert mounts == planned_mounts and len(mounts) == 5
+    assert mounts["WEBHOOK_SECRET"].endswith(":1")  # pinned by both paths
     assert _grants_in_script(script.stdout) == _grants_in_plan(plan, EXAMPLE)
     (enable,) = [shlex.split(line) for line in script.stdout.splitlines() if line.startswith("gcloud services enable ")]
     assert {w for w in enable if w.endswith(".googleapis.com")} == _apis(plan) - {"monitoring.googleapis.com"}
@@ -657,6 +808,7 @@ def test_deploy_sh_deploys_what_the_public_webhook_root_plans(planned: Any) -> N
     # What deploy.sh creates for the store and the audit trail, by the module's names.
     database = plan.resources()[f"{EXAMPLE}google_firestore_database.idempotency[0]"]["name"]
     assert f"gcloud firestore databases create --database={database} " in script.stdout
+    assert "--delete-protection " in script.stdout
     bucket = plan.resources()[f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"]
     assert f"gcloud logging buckets create {bucket['bucket_id']} --location={bucket['location']} " in script.stdout
     sink = plan.resources()[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
@@ -686,3 +838,91 @@ def test_deploy_sh_enables_the_apis_the_scheduled_root_plans(planned: Any) -> No
     enabled = {w for w in enable if w.endswith(".googleapis.com")}
     assert enabled == _apis(plans["example"]) - {"monitoring.googleapis.com"}
     assert "cloudscheduler.googleapis.com" in enabled
+
+
+# --- terraform destroy and the audit bucket ---------------------------------------------
+
+
+def _bucket_state(address: str) -> str:
+    """A state holding one audit bucket, as an apply of the module would leave it."""
+    module, kind, name = address.rsplit(".", 2)
+    instance = {
+        "index_key": 0,
+        "schema_version": 0,
+        "attributes": {
+            "id": "projects/my-project-id/locations/europe-west1/buckets/cec-called-routes-audit",
+            "project": "my-project-id",
+            "location": "europe-west1",
+            "bucket_id": "cec-called-routes-audit",
+            "retention_days": 400,
+        },
+    }
+    resource = {
+        "module": module,
+        "mode": "managed",
+        "type": kind,
+        "name": name.removesuffix("[0]"),
+        "provider": 'provider["registry.terraform.io/hashicorp/google"]',
+        "instances": [instance],
+    }
+    state = {
+        "version": 4,
+        "terraform_version": "1.9.0",
+        "serial": 1,
+        "lineage": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+    }
+    return json.dumps({**state, "outputs": {}, "resources": [resource]})
+
+
+def test_terraform_destroy_refuses_to_delete_the_protected_audit_bucket(
+    configs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With the default audit_bucket_prevent_destroy, a destroy plan that would delete the
+    bucket fails and destroys nothing; `terraform state rm` (keeping the bucket) lets the
+    rest go. With audit_bucket_prevent_destroy = false the bucket is an ordinary resource."""
+    config = configs[VERSIONS[-1]]
+    repo = stage(tmp_path_factory.mktemp("tf-destroy"))
+    root = repo / ROOTS["example"]
+    assert terraform(config, root, "init", "-no-color", "-input=false").returncode == 0
+    protected = f"{EXAMPLE}google_logging_project_bucket_config.audit[0]"
+    (root / "terraform.tfstate").write_text(_bucket_state(protected), encoding="utf-8")
+    destroy = ("plan", "-destroy", "-refresh=false", "-no-color", "-input=false")
+    refused = terraform(config, root, *destroy)
+    text = " ".join(refused.output.split())
+    assert refused.returncode == 1 and "Error: Instance cannot be destroyed" in text, refused.output
+    assert "has lifecycle.prevent_destroy set" in text
+
+    removed = terraform(config, root, "state", "rm", "-no-color", protected)
+    assert removed.returncode == 0, removed.output
+    emptied = terraform(config, root, *destroy)
+    assert emptied.returncode == 0 and "No changes" in emptied.stdout, emptied.output
+
+    plain = f"{EXAMPLE}google_logging_project_bucket_config.audit_deletable[0]"
+    (root / "terraform.tfstate").write_text(_bucket_state(plain), encoding="utf-8")
+    with (root / "terraform.tfvars").open("a", encoding="utf-8") as tfvars:
+        tfvars.write("audit_bucket_prevent_destroy = false\n")
+    deleted = terraform(config, root, *destroy)
+    assert deleted.returncode == 0, deleted.output
+    assert "Plan: 0 to add, 0 to change, 1 to destroy." in deleted.stdout
+
+
+def test_the_documented_deploy_sh_line_matches_the_scheduled_example(planned: Any) -> None:
+    """docs/DEPLOY.md says its deploy.sh line does what the scheduled example does (alerts
+    aside): the same ingress, protected hotlines, audit bucket and sink filter."""
+    _, plans = planned
+    text = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    line = search(r"`(infra/gcloud/deploy\.sh --project PROJECT [^`]*--schedule[^`]*)`", text).group(1)
+    words = [{"PROJECT": "my-project-id", "URL": "https://service.besclouds.com"}.get(w, w) for w in shlex.split(line)]
+    script = subprocess.run(
+        ["bash", str(ROOT / words[0]), *words[1:], "--dry-run"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert script.returncode == 0, script.stderr
+    (deploy,) = [shlex.split(x) for x in script.stdout.splitlines() if x.startswith("gcloud functions deploy ")]
+    options = dict(w[2:].split("=", 1) for w in deploy if w.startswith("--") and "=" in w)
+    resources = plans["example"].resources()
+    service = resources[f"{EXAMPLE}google_cloudfunctions2_function.this"]["service_config"][0]
+    assert options["ingress-settings"] == service["ingress_settings"].removeprefix("ALLOW_").lower().replace("_", "-")
+    env = dict(pair.split("=", 1) for pair in options["set-env-vars"].removeprefix("^;^").split(";"))
+    assert env["PROTECTED_ACCESS_CODES"] == service["environment_variables"]["PROTECTED_ACCESS_CODES"]
+    sink = resources[f"{EXAMPLE}google_logging_project_sink.audit_bucket[0]"]
+    assert shlex.quote(f"--log-filter={sink['filter']}") in script.stdout

@@ -158,7 +158,7 @@ variable "available_memory" {
 }
 
 variable "ingress_settings" {
-  description = "ALLOW_ALL (callers on the internet, authenticated by IAM/webhook/API key), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  description = "ALLOW_ALL (default here: webhook senders and SaaS tools call from the internet), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB (behind a load balancer)."
   type        = string
   default     = "ALLOW_ALL"
 }
@@ -191,4 +191,46 @@ variable "labels" {
   description = "Labels on every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+variable "audit_locked" {
+  description = "Lock the audit log bucket: nobody can change its retention, and it cannot be deleted while it holds entries (each kept audit_retention_days). Irreversible. Needs audit_sink = \"log_bucket\"."
+  type        = bool
+  default     = false
+}
+
+variable "audit_bucket_prevent_destroy" {
+  description = "Protect the audit log bucket from terraform destroy (lifecycle prevent_destroy: a destroy that would delete it fails). false for throwaway projects."
+  type        = bool
+  default     = true
+}
+
+variable "audit_project" {
+  description = "Project of the audit log bucket or dataset (a separate logging project); null for the function's project."
+  type        = string
+  default     = null
+}
+
+variable "audit_kms_key_name" {
+  description = "Customer-managed Cloud KMS key of the audit log bucket or dataset; null for Google-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "secret_kms_key_names" {
+  description = "Customer-managed Cloud KMS keys of the secrets, by replica location (one per entry of secret_replica_locations)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secret_versions" {
+  description = "Versions the function reads, by secret (cec_credentials, api_keys, webhook, plan_signing_keys, caller_policies): a number or \"latest\" (the default). Pin webhook: WEBHOOK_SECRET is an environment variable."
+  type        = map(string)
+  default     = {}
+}
+
+variable "firestore_deletable" {
+  description = "Let terraform destroy delete a database created here; false: delete protection on, and a destroy leaves it in place."
+  type        = bool
+  default     = false
 }

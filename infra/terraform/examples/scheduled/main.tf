@@ -64,4 +64,11 @@ module "called_routes" {
   request_budget_seconds        = var.request_budget_seconds
   timeout_seconds               = var.timeout_seconds
   labels                        = var.labels
+  audit_locked                  = var.audit_locked
+  audit_bucket_prevent_destroy  = var.audit_bucket_prevent_destroy
+  audit_project                 = var.audit_project
+  audit_kms_key_name            = var.audit_kms_key_name
+  secret_kms_key_names          = var.secret_kms_key_names
+  secret_versions               = var.secret_versions
+  firestore_deletable           = var.firestore_deletable
 }

@@ -1,6 +1,6 @@
 # The module variables this root passes on, declared as the module declares them
 # (infra/terraform/variables.tf validates them). Defaults are the module's, except
-# audit_sink = "log_bucket".
+# ingress_settings = "ALLOW_INTERNAL_ONLY": its only caller, Cloud Scheduler, is internal.
 
 variable "project_id" {
   description = "Google Cloud project to deploy into."
@@ -94,15 +94,15 @@ variable "idempotency_store" {
 }
 
 variable "create_firestore_database" {
-  description = "With the firestore store: create the database (true) or use an existing one named firestore_database_name (false)."
+  description = "With the firestore store: create the database (true) or use an existing one named firestore_database_name (false). null: create it when firestore_database_name is null."
   type        = bool
-  default     = false
+  default     = null
 }
 
 variable "firestore_database_name" {
-  description = "Firestore database of the idempotency store; (default) or a named database."
+  description = "Firestore database of the idempotency store: null for a database of the function's own (named like the function); (default) or another existing database to share it."
   type        = string
-  default     = "(default)"
+  default     = null
 }
 
 variable "firestore_location" {
@@ -178,9 +178,9 @@ variable "available_memory" {
 }
 
 variable "ingress_settings" {
-  description = "ALLOW_ALL (callers on the internet, authenticated by IAM/webhook/API key), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  description = "ALLOW_INTERNAL_ONLY (default here: Cloud Scheduler in the same project, calling the run.app URL, is internal traffic), ALLOW_INTERNAL_AND_GCLB, or ALLOW_ALL for invoker_members calling from the internet."
   type        = string
-  default     = "ALLOW_ALL"
+  default     = "ALLOW_INTERNAL_ONLY"
 }
 
 variable "vpc_connector" {
@@ -211,4 +211,46 @@ variable "labels" {
   description = "Labels on every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+variable "audit_locked" {
+  description = "Lock the audit log bucket: nobody can change its retention, and it cannot be deleted while it holds entries (each kept audit_retention_days). Irreversible. Needs audit_sink = \"log_bucket\"."
+  type        = bool
+  default     = false
+}
+
+variable "audit_bucket_prevent_destroy" {
+  description = "Protect the audit log bucket from terraform destroy (lifecycle prevent_destroy: a destroy that would delete it fails). false for throwaway projects."
+  type        = bool
+  default     = true
+}
+
+variable "audit_project" {
+  description = "Project of the audit log bucket or dataset (a separate logging project); null for the function's project."
+  type        = string
+  default     = null
+}
+
+variable "audit_kms_key_name" {
+  description = "Customer-managed Cloud KMS key of the audit log bucket or dataset; null for Google-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "secret_kms_key_names" {
+  description = "Customer-managed Cloud KMS keys of the secrets, by replica location (one per entry of secret_replica_locations)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secret_versions" {
+  description = "Versions the function reads, by secret (cec_credentials, api_keys, webhook, plan_signing_keys, caller_policies): a number or \"latest\" (the default). Pin webhook: WEBHOOK_SECRET is an environment variable."
+  type        = map(string)
+  default     = {}
+}
+
+variable "firestore_deletable" {
+  description = "Let terraform destroy delete a database created here; false: delete protection on, and a destroy leaves it in place."
+  type        = bool
+  default     = false
 }

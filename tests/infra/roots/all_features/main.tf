@@ -78,6 +78,13 @@ module "public" {
   secret_replica_locations         = var.secret_replica_locations
   vpc_connector                    = var.vpc_connector
   vpc_connector_egress_settings    = "PRIVATE_RANGES_ONLY"
+  audit_locked                     = true
+  audit_bucket_prevent_destroy     = false
+  audit_project                    = var.audit_project
+  audit_kms_key_name               = var.audit_kms_key_name
+  secret_kms_key_names             = var.secret_kms_key_names
+  secret_versions                  = { webhook = "3", api_keys = "2" }
+  firestore_deletable              = true
 }
 
 module "scheduled" {
@@ -126,4 +133,11 @@ module "scheduled" {
   secret_replica_locations         = []
   vpc_connector                    = var.vpc_connector
   vpc_connector_egress_settings    = "ALL_TRAFFIC"
+  audit_locked                     = false
+  audit_bucket_prevent_destroy     = true
+  audit_project                    = var.audit_project
+  audit_kms_key_name               = var.audit_kms_key_name
+  secret_kms_key_names             = {}
+  secret_versions                  = { cec_credentials = "5" }
+  firestore_deletable              = false
 }

@@ -34,3 +34,9 @@ notification_emails      = ["oncall@example.com", "telephony-lead@example.com"]
 protected_access_codes   = ["9911411", "99114*"]
 secret_replica_locations = ["europe-west4", "europe-west1"]
 vpc_connector            = "projects/cec-plan-check/locations/europe-west4/connectors/cec-egress"
+audit_project            = "cec-audit-logs"
+audit_kms_key_name       = "projects/cec-kms/locations/europe-west4/keyRings/cec/cryptoKeys/audit"
+secret_kms_key_names = {
+  "europe-west4" = "projects/cec-kms/locations/europe-west4/keyRings/cec/cryptoKeys/secrets"
+  "europe-west1" = "projects/cec-kms/locations/europe-west1/keyRings/cec/cryptoKeys/secrets"
+}

@@ -115,3 +115,15 @@ variable "vpc_connector" {
   description = "Serverless VPC Access connector."
   type        = string
 }
+variable "audit_project" {
+  description = "Logging project."
+  type        = string
+}
+variable "audit_kms_key_name" {
+  description = "Audit key."
+  type        = string
+}
+variable "secret_kms_key_names" {
+  description = "Secret keys by location."
+  type        = map(string)
+}
