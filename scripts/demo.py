@@ -110,7 +110,7 @@ def run_requests(control: SimulatorControl, url: str, secrets_port: int, functio
         )
 
     key = {"X-API-Key": DEMO_KEY}
-    first = show("Delete two routes (cold instance: secret, token, the lookup that records them, delete)", url, {"dnids": "1,2"}, key)
+    first = show("Delete two routes (cold instance: secret, token, lookup, delete)", url, {"dnids": "1,2"}, key)
     show("The same request again: converges to already_absent", url, {"dnids": "1,2"}, key)
     hotline = {"routes": [{"accessCode": "4008001000"}]}
     preview = show("Preview every route of hotline 4008001000 (dry run)", url, {**hotline, "dryRun": True}, key)
