@@ -10,9 +10,11 @@ with the credentials it needs anyway.
 
 from __future__ import annotations
 
+import collections
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,67 @@ def test_every_deleted_route_comes_back_from_stdout_and_from_gcloud_json(
     report = restore(sim, credentials, exported)
     assert {r["status"] for r in report["routes"]} == {"restored"}
     check_back(sim, before, report)
+
+
+@pytest.fixture
+def small_batches(sim: SimulatorControl, credentials: Path, tmp_path: Path) -> Iterator[FunctionServer]:
+    """Default settings but batches of 50 and a 2 s call timeout, so that a failure can
+    land on one batch of several and a slow delete can outlast its call."""
+    env = server_env(
+        CALLER_AUTH="api_key",
+        API_KEYS=API_KEY,
+        CEC_BASE_URL=sim.base_url,
+        CEC_CREDENTIALS_FILE=str(credentials),
+        CEC_BATCH_SIZE="50",
+        CEC_TIMEOUT_SECONDS="2",
+    )
+    with FunctionServer(env, tmp_path / "small-batches.log") as running:
+        yield running
+
+
+def test_routes_gone_through_each_failure_path_come_back(
+    small_batches: FunctionServer, sim: SimulatorControl, credentials: Path
+) -> None:
+    seed(sim)
+    before = hotline_routes(sim)
+    headers = {"X-API-Key": API_KEY}
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(small_batches.url, json=body, headers=headers, timeout=60)
+        assert response.status_code in (200, 207), response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    # Plain dnids (looked up first, by default): the first batch's answer is lost after the
+    # API deleted, the transport sends it again, and the API then has nothing to delete.
+    sim.inject({"stage": "delete", "afterAction": True, "drop": "reset"})
+    post({"dnids": [r["dnid"] for r in before.values() if r["accessCode"] == "8800100"]})
+    # ids: the first batch's call outlasts its timeout and the API deletes after the
+    # function gave up; the later batches are not sent.
+    sim.inject({"stage": "delete", "delay": 2.6, "afterAction": True})
+    slow = post({"ids": [r["id"] for r in before.values() if r["accessCode"] == "8800200"]})
+    assert {r["outcome"] for r in slow["results"]} == {"unknown", "not_sent"}
+    # routes: the first batch's answer comes back garbled after the API deleted.
+    sim.inject({"stage": "delete", "afterAction": True, "body": "html"})
+    post({"routes": [{"accessCode": "8800300"}]})
+
+    for _ in range(50):  # the slow delete lands after its call was given up
+        if all(r["accessCode"] != "8800200" or r["dnid"] % 1000 >= 50 for r in hotline_routes(sim).values()):
+            break
+        time.sleep(0.1)
+    gone = {codes: route for codes, route in before.items() if codes not in hotline_routes(sim)}
+    # All of the dnids; the first batch of the ids and of the routes (the rest not sent).
+    assert collections.Counter(code for code, _ in gone) == {"8800100": 300, "8800200": 50, "8800300": 50}
+
+    command = [
+        sys.executable, str(ROOT / "scripts" / "restore_routes.py"), str(small_batches.log_path),
+        "--apply", "--json", "--include-unverified",
+    ]  # fmt: skip
+    env = server_env(CEC_BASE_URL=sim.base_url, CEC_CREDENTIALS_FILE=str(credentials))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = hotline_routes(sim)
+    assert set(after) == set(before)
+    for codes, old in gone.items():
+        recorded_media = media(old)
+        assert captured(after[codes]) == (*captured(old)[:4], recorded_media if recorded_media is not None else 5)
