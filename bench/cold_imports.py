@@ -125,7 +125,13 @@ def main() -> int:
         creds = Path(tempfile.mkdtemp(prefix="cold-imports-")) / "credentials.json"
         creds.write_text(json.dumps({"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET}))
         base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-        base |= {"CALLER_AUTH": "api_key", "API_KEYS": KEY, "CEC_BASE_URL": cec.url, "LOG_LEVEL": "WARNING"}
+        base |= {
+            "CALLER_AUTH": "api_key",
+            "API_KEYS": KEY,
+            "CEC_BASE_URL": cec.url,
+            "LOG_LEVEL": "WARNING",
+            "CEC_LOOKUP_BEFORE_DELETE": "false",  # the high-volume setting the cold targets are for
+        }
         sources = {
             "file (CEC_CREDENTIALS_FILE)": {**base, "CEC_CREDENTIALS_FILE": str(creds)},
             "Secret Manager library (CEC_CREDENTIALS_SECRET)": {

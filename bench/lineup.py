@@ -34,6 +34,9 @@ def lineup(sim: Simulator, token: str, function_source: Path = config.ROOT / "ma
         "API_KEYS_FILE": str(api_keys_file()),
         "CEC_BASE_URL": sim.cec_url,
         "GOOGLE_CLOUD_PROJECT": "bench",
+        # The warm-path and cold targets are the high-volume setting: no lookup before a
+        # plain dnids delete (the default's cost has its own figure: bench.default_lookup_cost).
+        "CEC_LOOKUP_BEFORE_DELETE": "false",
     }
     return {
         # As Terraform and deploy.sh deploy it by default: the secret mounted as a file.
