@@ -78,8 +78,8 @@ class CecClient:
             response, token = self._send(path, stage, body, deadline)
             parsed, gateway_code = _read(response)
             if gateway_code in THROTTLE_ERROR_CODES:
-                wait = self._transport.backoff(throttled, None)
-                if throttled >= self._transport.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
+                wait = self._transport.retry_wait(throttled, None, deadline)
+                if wait is None:
                     raise UpstreamThrottled(
                         f"The CEC API gateway throttled {stage}CalledRoute ({gateway_code}, HTTP"
                         f" {response.status_code}) {throttled + 1} times; nothing was done: retry later.",

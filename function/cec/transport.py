@@ -150,8 +150,8 @@ class Transport:
                 failure = f"HTTP {response.status_code}"
                 may_have_acted = may_have_acted or response.status_code not in NOT_PROCESSED_STATUSES
                 response.close()
-            wait = self.backoff(attempt, retry_after)
-            if attempt >= self.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
+            wait = self.retry_wait(attempt, retry_after, deadline)
+            if wait is None:
                 unavailable = UpstreamUnavailable(
                     f"The CEC API is unavailable for {stage}: {failure}"
                     f" after {attempt + 1} attempt{'s' if attempt else ''}.",
@@ -195,8 +195,15 @@ class Transport:
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
 
-    def backoff(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or None when ``retry_after`` is too long."""
+    def retry_wait(self, attempt: int, retry_after: float | None, deadline: Deadline) -> float | None:
+        """Seconds to wait before sending attempt ``attempt + 1`` again, or None when no
+        retry is left, ``retry_after`` is too long, or the wait does not fit the budget."""
+        wait = self._backoff(attempt, retry_after)
+        if attempt >= self.max_retries or wait is None or wait >= deadline.remaining() - 0.05:
+            return None
+        return wait
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
         if retry_after is not None:
             return retry_after if retry_after <= RETRY_AFTER_CAP_SECONDS else None
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
