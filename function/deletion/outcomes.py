@@ -29,18 +29,15 @@ class RouteOutcome:
 
 def is_clean(batch: list[str], answer: BatchAnswer | None, known: dict[str, RouteRecord]) -> bool:
     """An answer that settles its batch without a lookup: the documented all-deleted form,
-    naming exactly the routes sent (and their ids, when it gives ids) where their records
-    are known, else one name (and at most one id) per dnid."""
+    one name (and no id, or one id) per dnid sent, among them the name (and id) of every
+    route whose record is known; when all are known, that is exactly the routes sent."""
     if answer is None or not answer.exact or answer.failed:
         return False
-    sent = [record for record in (known.get(dnid) for dnid in batch) if record is not None]
-    names, ids = Counter(answer.deleted), Counter(answer.ids)
-    if len(sent) == len(batch):
-        return names == Counter(r.name for r in sent) and (not ids or ids == Counter(r.id for r in sent))
-    # Some records unknown: one name (and at most one id) per dnid, the known ones among them.
     if len(answer.deleted) != len(batch) or len(answer.ids) not in (0, len(batch)):
         return False
-    return Counter(r.name for r in sent) <= names and (not ids or Counter(r.id for r in sent) <= ids)
+    sent = [record for record in (known.get(dnid) for dnid in batch) if record is not None]
+    names_match = Counter(r.name for r in sent) <= Counter(answer.deleted)
+    return names_match and (not answer.ids or Counter(r.id for r in sent) <= Counter(answer.ids))
 
 
 def assign(
